@@ -1,0 +1,1 @@
+"""The compiler: FunctionGraph, rewrite passes, backends, kernel cache and function()."""

@@ -1,0 +1,73 @@
+"""Backend "python": the reference interpreter. It runs each node's ``Op.perform`` in
+topological order; every numba result is tested against it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symnet.compiler.fgraph import FunctionGraph
+from symnet.graph import Constant
+
+
+def node_error(node, values, exc: Exception) -> Exception:
+    """Re-raise ``exc`` from ``node.op.perform`` naming the op, its inputs and where it was built."""
+    from symnet.printing import pp
+
+    parts = []
+    for var, value in zip(node.inputs, values):
+        text = pp(var)
+        if len(text) > 60:
+            text = text[:57] + "..."
+        arr = np.asarray(value)
+        parts.append(f"{text}: shape {arr.shape} {arr.dtype}")
+    out = node.outputs[0]
+    trace = out.tag.get("trace")
+    where = f"\n  created at {trace}" if trace else ""
+    message = f"{exc}\n  in {node.op} with inputs: " + "; ".join(parts) + where
+    cls = type(exc) if isinstance(exc, (ValueError, IndexError, TypeError, ZeroDivisionError,
+                                         FloatingPointError, OverflowError)) else RuntimeError
+    try:
+        new = cls(message)
+    except Exception:
+        new = RuntimeError(message)
+    new.symnet_node = node
+    return new
+
+
+def compile_python(fgraph: FunctionGraph):
+    """A callable mapping input values (fgraph.inputs order) to output values."""
+    order = fgraph.toposort()
+    inputs = list(fgraph.inputs)
+    outputs = list(fgraph.outputs)
+    constants = {}
+    for node in order:
+        for inp in node.inputs:
+            if isinstance(inp, Constant):
+                constants[id(inp)] = inp.data
+    for out in outputs:
+        if isinstance(out, Constant):
+            constants[id(out)] = out.data
+    input_ids = [id(v) for v in inputs]
+    steps = [(node, [id(i) for i in node.inputs], [id(o) for o in node.outputs]) for node in order]
+    output_ids = [id(o) for o in outputs]
+
+    def run(values):
+        storage = dict(constants)
+        for key, value in zip(input_ids, values):
+            storage[key] = value
+        for node, in_ids, out_ids in steps:
+            args = [storage[i] for i in in_ids]
+            try:
+                results = node.op.perform(args)
+            except Exception as exc:  # name the failing node for the user
+                if getattr(exc, "symnet_node", None) is not None:
+                    raise
+                raise node_error(node, args, exc) from None
+            for key, value, var in zip(out_ids, results, node.outputs):
+                value = np.asarray(value)
+                if value.dtype.name != var.dtype:
+                    value = value.astype(var.dtype)
+                storage[key] = value
+        return [storage[i] for i in output_ids]
+
+    return run

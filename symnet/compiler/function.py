@@ -1,0 +1,385 @@
+"""Pipeline entry and exit: ``function()`` builds a FunctionGraph from the user's inputs,
+outputs, updates and givens, runs the rewrite passes, hands the graph to a backend, and wraps
+the result in a :class:`Function` whose call path binds and checks arguments, runs the kernel
+and commits shared-variable updates only after the kernel succeeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from symnet.compiler.fgraph import FunctionGraph
+from symnet.config import config
+from symnet.graph import (
+    Constant,
+    SharedVariable,
+    Variable,
+    clone_replace,
+    filter_value,
+    graph_inputs,
+)
+
+_MISSING = object()
+
+
+class UnusedInputError(ValueError):
+    """An input no output depends on (see ``on_unused_input``)."""
+
+
+class MissingInputError(ValueError):
+    """The outputs need a variable that is neither an input nor shared nor constant."""
+
+
+class In:
+    """A function input with an optional default value and keyword name.
+
+    Examples
+    --------
+    >>> import symnet as sn, symnet.tensor as T
+    >>> x, y = T.dscalars('x', 'y')
+    >>> f = sn.function([x, sn.In(y, value=1)], x + y)
+    >>> float(f(2)), float(f(2, 5))
+    (3.0, 7.0)
+    """
+
+    def __init__(self, variable: Variable, value=None, name: str | None = None,
+                 borrow: bool = False, mutable: bool = False):
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In() needs a symbolic variable, got {type(variable).__name__}")
+        self.variable = variable
+        self.value = value
+        self.name = name if name is not None else variable.name
+        self.borrow = borrow
+        self.mutable = mutable
+
+    @property
+    def has_default(self) -> bool:
+        return self.value is not None
+
+    def __repr__(self):
+        return f"In({self.variable!r}, value={self.value!r}, name={self.name!r})"
+
+
+def _as_pairs(value, what: str) -> list[tuple]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return list(value.items())
+    pairs = list(value)
+    for p in pairs:
+        if not isinstance(p, (tuple, list)) or len(p) != 2:
+            raise TypeError(f"{what} must be a dict or a list of (variable, expression) pairs, got {p!r}")
+    return [tuple(p) for p in pairs]
+
+
+def _may_alias(var: Variable) -> bool:
+    """True if the value of ``var`` may share memory with an input, shared value or constant."""
+    while var.owner is not None:
+        if not getattr(var.owner.op, "may_return_view", False):
+            return False
+        var = var.owner.inputs[0]
+    return True
+
+
+def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="raise",
+             name=None, mode=None, allow_input_downcast=False, trust_input=False,
+             exclude=(), rewrite=True, no_default_updates=False):
+    """Compile a callable from symbolic ``inputs`` to ``outputs``.
+
+    Parameters
+    ----------
+    inputs : list of Variable or In
+        The arguments, in order. ``In(var, value=..., name=...)`` gives a default and a keyword.
+    outputs : Variable or list of Variable
+        One variable gives one array back (0-d for scalars); a list gives a list.
+    updates : dict or list of (SharedVariable, expression)
+        New values for shared variables, committed after the whole call succeeded.
+    givens : dict or list of (Variable, expression)
+        Substitutions made in the graph before compiling.
+    on_unused_input : {'raise', 'warn', 'ignore'}
+        What to do with an input no output or update depends on.
+    mode : {'numba', 'python'}, optional
+        The backend; ``config.mode`` (numba) by default.
+    allow_input_downcast : bool
+        Accept lossy input conversions (float64 data into a float32 input).
+    trust_input : bool
+        Skip argument checks: the caller guarantees ndarrays of the right dtype and rank.
+    exclude : list of str
+        Names of rewrites (or passes) to switch off.
+    rewrite : bool
+        False runs no rewrite at all (the graph as built).
+
+    Examples
+    --------
+    >>> import symnet as sn, symnet.tensor as T
+    >>> x, y = T.dscalars('x', 'y')
+    >>> f = sn.function([x, y], x + y)
+    >>> float(f(2, 3))
+    5.0
+    """
+    mode = mode or config.mode
+    if mode not in ("numba", "python"):
+        raise ValueError(f"function: unknown mode {mode!r}; use 'numba' or 'python'")
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    from symnet.tensor import as_tensor, cast
+
+    if isinstance(inputs, (Variable, In)):
+        inputs = [inputs]
+    ins = [i if isinstance(i, In) else In(i) for i in inputs]
+    seen_inputs = set()
+    for pos, inp in enumerate(ins):
+        var = inp.variable
+        if isinstance(var, (Constant, SharedVariable)) or var.owner is not None:
+            kind = ("a constant" if isinstance(var, Constant) else "a shared variable"
+                    if isinstance(var, SharedVariable) else "computed from other variables")
+            raise TypeError(
+                f"function: input {pos} ({var!r}) is {kind}; inputs must be free symbolic "
+                f"variables (use givens to substitute an expression)"
+            )
+        if id(var) in seen_inputs:
+            raise ValueError(f"function: input {pos} ({var!r}) is given twice")
+        seen_inputs.add(id(var))
+
+    single = not isinstance(outputs, (list, tuple))
+    if outputs is None:
+        out_list, single = [], False
+    elif single:
+        out_list = [as_tensor(outputs)]
+    else:
+        out_list = [as_tensor(o) for o in outputs]
+
+    update_pairs = []
+    for target, expr in _as_pairs(updates, "updates"):
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"updates: {target!r} is not a shared variable")
+        expr = as_tensor(expr)
+        if expr.ndim != target.ndim:
+            raise TypeError(
+                f"updates: the new value of {target!r} is {expr.ndim}-d ({expr.type.short()}) "
+                f"but the shared variable is {target.ndim}-d"
+            )
+        if expr.dtype != target.dtype:
+            if np.can_cast(expr.dtype, target.dtype, casting="same_kind") or allow_input_downcast:
+                expr = cast(expr, target.dtype)
+            else:
+                raise TypeError(
+                    f"updates: the new value of {target!r} has dtype {expr.dtype}, the shared "
+                    f"variable {target.dtype}"
+                )
+        update_pairs.append((target, expr))
+    targets = [t for t, _ in update_pairs]
+    if len({id(t) for t in targets}) != len(targets):
+        dup = [t for t in targets if sum(u is t for u in targets) > 1][0]
+        raise ValueError(f"updates: {dup!r} is updated twice in one function")
+
+    given_pairs = []
+    for old, new in _as_pairs(givens, "givens"):
+        if not isinstance(old, Variable):
+            raise TypeError(f"givens: {old!r} is not a symbolic variable")
+        new = as_tensor(new)
+        if new.ndim != old.ndim:
+            raise TypeError(f"givens: {old!r} is {old.ndim}-d but its replacement is {new.ndim}-d")
+        if new.dtype != old.dtype:
+            new = cast(new, old.dtype)
+        given_pairs.append((old, new))
+
+    # Default updates (random streams) for shared variables read but not updated explicitly.
+    if not no_default_updates:
+        pending = out_list + [e for _, e in update_pairs]
+        done = {id(t) for t in targets}
+        while pending:
+            added = []
+            for var in graph_inputs(pending):
+                default = getattr(var, "default_update", None)
+                if isinstance(var, SharedVariable) and default is not None and id(var) not in done:
+                    done.add(id(var))
+                    update_pairs.append((var, default))
+                    added.append(default)
+            pending = added
+
+    all_outputs = out_list + [e for _, e in update_pairs]
+    if given_pairs:
+        all_outputs = clone_replace(all_outputs, dict(given_pairs))
+
+    # Which inputs are used, and is anything missing?
+    needed = graph_inputs(all_outputs)
+    needed_ids = {id(v) for v in needed}
+    input_vars = [i.variable for i in ins]
+    for pos, inp in enumerate(ins):
+        if id(inp.variable) not in needed_ids:
+            message = (f"function: input {pos} ({inp.variable!r}) is not used to compute any output "
+                       f"or update (pass on_unused_input='ignore' to allow this)")
+            if on_unused_input == "raise":
+                raise UnusedInputError(message)
+            if on_unused_input == "warn":
+                warnings.warn(message, stacklevel=2)
+    input_ids = {id(v) for v in input_vars}
+    shared_read = []
+    for var in needed:
+        if isinstance(var, SharedVariable):
+            shared_read.append(var)
+        elif not isinstance(var, Constant) and id(var) not in input_ids:
+            raise MissingInputError(
+                f"function: {var!r} ({var.type.short()}) is needed to compute the outputs but is "
+                f"not among the inputs {[i.variable for i in ins]}"
+            )
+
+    fgraph = FunctionGraph(input_vars + shared_read, all_outputs)
+    return Function(ins, fgraph, n_outputs=len(out_list), single=single,
+                    updated=[t for t, _ in update_pairs], shared_read=shared_read, mode=mode,
+                    name=name, allow_input_downcast=allow_input_downcast,
+                    trust_input=trust_input, exclude=tuple(exclude), rewrite=rewrite)
+
+
+class Function:
+    """A compiled function: call it with input values; see :func:`function`."""
+
+    def __init__(self, ins, fgraph, *, n_outputs, single, updated, shared_read, mode, name,
+                 allow_input_downcast, trust_input, exclude, rewrite):
+        from symnet.compiler.rewrite.passes import rewrite_fgraph
+
+        self.ins = ins
+        self.fgraph = fgraph
+        self.n_outputs = n_outputs
+        self.single = single
+        self.updated = updated
+        self.shared_read = shared_read
+        self.mode = mode
+        self.name = name or "function"
+        self.allow_input_downcast = allow_input_downcast
+        self.trust_input = trust_input
+        self.exclude = exclude
+        self.lock = threading.Lock()
+        self.report = rewrite_fgraph(fgraph, mode=mode, exclude=exclude, enabled=rewrite)
+        start = time.perf_counter()
+        if mode == "python":
+            from symnet.compiler.backends.python import compile_python
+
+            self.kernel = compile_python(fgraph)
+            self.source = None
+        else:
+            from symnet.compiler.backends.numba import compile_numba
+
+            self.kernel, self.source = compile_numba(fgraph)
+        self.report.compile_seconds = time.perf_counter() - start
+
+        self.n_inputs = len(ins)
+        self.input_types = [i.variable.type for i in ins]
+        self.input_names = [i.name for i in ins]
+        self.name_to_index = {}
+        for pos, inp in enumerate(ins):
+            if inp.name is not None and inp.name not in self.name_to_index:
+                self.name_to_index[inp.name] = pos
+        self.defaults = []
+        for pos, inp in enumerate(ins):
+            if inp.has_default:
+                self.defaults.append(self._filter(pos, inp.value))
+            else:
+                self.defaults.append(_MISSING)
+        outputs = fgraph.outputs
+        seen = set()
+        self.copy_output = []
+        update_ids = {id(v) for v in outputs[n_outputs:]}
+        for var in outputs[:n_outputs]:
+            self.copy_output.append(_may_alias(var) or id(var) in seen or id(var) in update_ids)
+            seen.add(id(var))
+        self.copy_update = [_may_alias(v) for v in outputs[n_outputs:]]
+
+    # --- the call path ------------------------------------------------------------------------
+    def _describe_input(self, pos: int) -> str:
+        name = self.input_names[pos]
+        return f"{self.name}: input {pos}" + (f" ({name!r})" if name else "")
+
+    def _filter(self, pos: int, value) -> np.ndarray:
+        ttype = self.input_types[pos]
+        if (type(value) is np.ndarray and value.dtype.name == ttype.dtype
+                and ttype.is_compatible_shape(value.shape)):
+            return value
+        return filter_value(ttype, value, self._describe_input(pos), self.allow_input_downcast)
+
+    def bind(self, args, kwargs) -> list:
+        n = len(args)
+        if n > self.n_inputs:
+            raise TypeError(f"{self.name}() takes {self.n_inputs} arguments but {n} were given")
+        values = list(args) + [_MISSING] * (self.n_inputs - n)
+        for key, value in kwargs.items():
+            pos = self.name_to_index.get(key)
+            if pos is None:
+                raise TypeError(
+                    f"{self.name}() got an unexpected keyword argument {key!r}; "
+                    f"keywords are {sorted(self.name_to_index)}"
+                )
+            if values[pos] is not _MISSING:
+                raise TypeError(f"{self.name}() got multiple values for argument {key!r} (input {pos})")
+            values[pos] = value
+        for pos, value in enumerate(values):
+            if value is _MISSING:
+                default = self.defaults[pos]
+                if default is _MISSING:
+                    raise TypeError(
+                        f"{self.name}() missing a value for {self._describe_input(pos)} "
+                        f"({self.input_types[pos].short()})"
+                    )
+                values[pos] = default
+            elif not self.trust_input:
+                values[pos] = self._filter(pos, value)
+        return values
+
+    def __call__(self, *args, **kwargs):
+        values = self.bind(args, kwargs)
+        values.extend(s.container[0] for s in self.shared_read)
+        results = self.kernel(values)
+        return self._finish(results)
+
+    def _finish(self, results):
+        n = self.n_outputs
+        outs = []
+        for value, copy in zip(results[:n], self.copy_output):
+            value = np.asarray(value)
+            outs.append(value.copy() if copy else value)
+        new_values = []
+        for shared, value, copy in zip(self.updated, results[n:], self.copy_update):
+            value = np.asarray(value)
+            if value.dtype.name != shared.dtype:
+                value = value.astype(shared.dtype)
+            new_values.append(value.copy() if copy else value)
+        # commit only once every new value exists: a failure above changes nothing
+        for shared, value in zip(self.updated, new_values):
+            shared.container[0] = value
+        if self.single:
+            return outs[0]
+        return outs
+
+    # --- introspection ------------------------------------------------------------------------
+    @property
+    def maker(self):
+        return self
+
+    @property
+    def inputs(self):
+        return [i.variable for i in self.ins]
+
+    @property
+    def outputs(self):
+        return self.fgraph.outputs[: self.n_outputs]
+
+    def explain(self, print_=True) -> str:
+        """Which rewrites fired, node counts and time per pass, and the final graph."""
+        from symnet.printing import debugprint
+
+        import io
+
+        buf = io.StringIO()
+        text = self.report.format() + "\nfinal graph:\n" + debugprint(self, file=buf)
+        if print_:
+            print(text)
+        return text
+
+    def __repr__(self):
+        return f"<symnet.Function {self.name}: {self.n_inputs} inputs, {self.n_outputs} outputs, mode={self.mode}>"

@@ -1,0 +1,812 @@
+"""The graph core: types, variables, constants, shared variables, Apply nodes and the Op base.
+
+Nothing here computes numbers. Ops live in ``symnet.ops``; user-facing math in ``symnet.tensor``.
+Operator overloading on :class:`Variable` forwards to ``symnet.tensor`` (imported lazily, since
+tensor builds on this module).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+_ids = itertools.count()
+
+#: dtypes symnet supports, by NumPy name.
+SUPPORTED_DTYPES = frozenset(
+    [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float32",
+        "float64",
+    ]
+)
+
+
+def normalize_dtype(dtype) -> str:
+    """Return the NumPy name of ``dtype``, or raise TypeError if symnet does not support it."""
+    if dtype == "floatX":
+        from symnet.config import config
+
+        dtype = config.float_x
+    name = np.dtype(dtype).name
+    if name == "float16":
+        name = "float32"  # Numba has no float16 arithmetic; promote to float32
+    if name not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {name!r}; symnet supports {sorted(SUPPORTED_DTYPES)}")
+    return name
+
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _creation_site() -> str | None:
+    """file:line of the first frame outside symnet (cheap: walks frames without formatting)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PKG_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+class TensorType:
+    """A dtype plus a static shape: a tuple with an int per known dimension, None where unknown."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype, shape: Sequence[int | None] = ()):
+        self.dtype = normalize_dtype(dtype)
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return tuple(s == 1 for s in self.shape)
+
+    def __call__(self, name: str | None = None) -> Variable:
+        return Variable(self, name=name)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorType) and (self.dtype, self.shape) == (
+            other.dtype,
+            other.shape,
+        )
+
+    def __hash__(self):
+        return hash((self.dtype, self.shape))
+
+    def __repr__(self):
+        dims = ", ".join("?" if s is None else str(s) for s in self.shape)
+        return f"TensorType({self.dtype}, ({dims}{',' if self.ndim == 1 else ''}))"
+
+    def __getstate__(self):
+        return (self.dtype, self.shape)
+
+    def __setstate__(self, state):
+        self.dtype, self.shape = state
+
+    def short(self) -> str:
+        """Compact form used by debugprint: float64(?, 3)."""
+        dims = ", ".join("?" if s is None else str(s) for s in self.shape)
+        return f"{self.dtype}({dims})"
+
+    def is_compatible_shape(self, shape: tuple[int, ...]) -> bool:
+        return len(shape) == self.ndim and all(
+            s is None or s == d for s, d in zip(self.shape, shape)
+        )
+
+    def filter(self, value, *, name: str = "input", allow_downcast: bool = False) -> np.ndarray:
+        """Convert ``value`` to an ndarray of this type, or raise naming ``name``.
+
+        Lossless conversions are accepted (Python numbers, lists, narrower ints into floats);
+        a lossy one (float into int, float64 array into float32) raises TypeError unless
+        ``allow_downcast``.
+        """
+        return filter_value(self, value, name, allow_downcast)
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"ndarray(dtype={value.dtype}, shape={value.shape})"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def filter_value(ttype: TensorType, value, name: str, allow_downcast: bool) -> np.ndarray:
+    """The slow, complete input check behind TensorType.filter (see there)."""
+    target = np.dtype(ttype.dtype)
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name}: cannot convert {_describe(value)} to {ttype.short()}: {exc}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: expected {ttype.short()}, got an array of dtype {arr.dtype} "
+            f"(shape {arr.shape}); only bool, integer and float data are accepted"
+        )
+    if arr.ndim != ttype.ndim:
+        raise TypeError(
+            f"{name}: expected {ttype.ndim}-d {ttype.short()}, got {arr.ndim}-d array "
+            f"of shape {arr.shape}"
+        )
+    if arr.dtype != target:
+        if not _lossless(arr, value, target) and not allow_downcast:
+            raise TypeError(
+                f"{name}: expected {ttype.short()}, got {_describe(value)}; converting "
+                f"{arr.dtype} to {target} may lose information (cast it yourself or pass "
+                f"allow_input_downcast=True to function())"
+            )
+        arr = arr.astype(target)
+    for axis, (static, actual) in enumerate(zip(ttype.shape, arr.shape)):
+        if static is not None and static != actual:
+            raise ValueError(
+                f"{name}: expected shape {ttype.shape} (None = any), got {arr.shape}: "
+                f"axis {axis} has length {actual}, not {static}"
+            )
+    return arr
+
+
+def _lossless(arr: np.ndarray, original, target: np.dtype) -> bool:
+    if np.can_cast(arr.dtype, target, casting="safe"):
+        return True
+    if isinstance(original, np.ndarray):
+        return False
+    # Python scalars and lists: accept when the values survive the round trip
+    # (an int into a float input, 1.0 into an int input is still refused: floats never go to ints).
+    if arr.dtype.kind == "f" and target.kind in "biu":
+        return False
+    if arr.dtype.kind in "iu" and target.kind in "iub":
+        converted = arr.astype(target)
+        return bool(np.array_equal(converted.astype(arr.dtype), arr))
+    if target.kind == "f":
+        converted = arr.astype(target)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.array_equal(converted.astype(arr.dtype), arr, equal_nan=True))
+    return False
+
+
+class Variable:
+    """A symbolic tensor: a graph input (no owner) or the output of an :class:`Apply` node.
+
+    ``==`` and ``!=`` are Python identity, so variables can be dict keys; use ``T.eq`` and
+    ``T.neq`` to compare elementwise.
+    """
+
+    __array_priority__ = 1000  # make ndarray <op> Variable defer to Variable's reflected op
+
+    def __init__(self, type: TensorType, owner: Apply | None = None, index: int | None = None,
+                 name: str | None = None):
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.id = next(_ids)
+        self.tag = {"trace": _creation_site()}
+
+    # --- type information --------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.ndim
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return self.type.broadcastable
+
+    @property
+    def static_shape(self) -> tuple[int | None, ...]:
+        return self.type.shape
+
+    @property
+    def shape(self) -> Variable:
+        from symnet import tensor
+
+        return tensor.shape(self)
+
+    @property
+    def size(self) -> Variable:
+        from symnet import tensor
+
+        return tensor.prod(tensor.shape(self))
+
+    @property
+    def T(self) -> Variable:
+        from symnet import tensor
+
+        return tensor.transpose(self)
+
+    def __repr__(self):
+        from symnet.printing import pp
+
+        try:
+            text = pp(self)
+        except Exception:  # never let repr fail
+            text = self.name or f"<{self.type.short()}>"
+        if len(text) > 200:
+            text = text[:197] + "..."
+        return text
+
+    def __str__(self):
+        return self.name if self.name is not None else repr(self)
+
+    def __bool__(self):
+        raise TypeError(
+            "a symbolic variable has no truth value; use T.switch / sn.ifelse for conditions, "
+            "and T.eq / T.neq for elementwise comparisons"
+        )
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d symbolic variable")
+        if self.type.shape[0] is None:
+            raise TypeError(f"len() of {self!r}: its first dimension is not known statically")
+        return self.type.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0 or self.type.shape[0] is None:
+            raise TypeError(f"cannot iterate over {self!r}: its length is not known statically")
+        for i in range(self.type.shape[0]):
+            yield self[i]
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    # --- operators ----------------------------------------------------------------------
+    def __add__(self, other):
+        from symnet import tensor
+
+        return tensor.add(self, other)
+
+    def __radd__(self, other):
+        from symnet import tensor
+
+        return tensor.add(other, self)
+
+    def __sub__(self, other):
+        from symnet import tensor
+
+        return tensor.sub(self, other)
+
+    def __rsub__(self, other):
+        from symnet import tensor
+
+        return tensor.sub(other, self)
+
+    def __mul__(self, other):
+        from symnet import tensor
+
+        return tensor.mul(self, other)
+
+    def __rmul__(self, other):
+        from symnet import tensor
+
+        return tensor.mul(other, self)
+
+    def __truediv__(self, other):
+        from symnet import tensor
+
+        return tensor.true_div(self, other)
+
+    def __rtruediv__(self, other):
+        from symnet import tensor
+
+        return tensor.true_div(other, self)
+
+    def __floordiv__(self, other):
+        from symnet import tensor
+
+        return tensor.floor_div(self, other)
+
+    def __rfloordiv__(self, other):
+        from symnet import tensor
+
+        return tensor.floor_div(other, self)
+
+    def __mod__(self, other):
+        from symnet import tensor
+
+        return tensor.mod(self, other)
+
+    def __rmod__(self, other):
+        from symnet import tensor
+
+        return tensor.mod(other, self)
+
+    def __pow__(self, other):
+        from symnet import tensor
+
+        return tensor.pow(self, other)
+
+    def __rpow__(self, other):
+        from symnet import tensor
+
+        return tensor.pow(other, self)
+
+    def __matmul__(self, other):
+        from symnet import tensor
+
+        return tensor.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from symnet import tensor
+
+        return tensor.matmul(other, self)
+
+    def __neg__(self):
+        from symnet import tensor
+
+        return tensor.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        from symnet import tensor
+
+        return tensor.abs_(self)
+
+    def __invert__(self):
+        from symnet import tensor
+
+        return tensor.invert(self)
+
+    def __and__(self, other):
+        from symnet import tensor
+
+        return tensor.and_(self, other)
+
+    def __rand__(self, other):
+        from symnet import tensor
+
+        return tensor.and_(other, self)
+
+    def __or__(self, other):
+        from symnet import tensor
+
+        return tensor.or_(self, other)
+
+    def __ror__(self, other):
+        from symnet import tensor
+
+        return tensor.or_(other, self)
+
+    def __xor__(self, other):
+        from symnet import tensor
+
+        return tensor.xor(self, other)
+
+    def __lt__(self, other):
+        from symnet import tensor
+
+        return tensor.lt(self, other)
+
+    def __le__(self, other):
+        from symnet import tensor
+
+        return tensor.le(self, other)
+
+    def __gt__(self, other):
+        from symnet import tensor
+
+        return tensor.gt(self, other)
+
+    def __ge__(self, other):
+        from symnet import tensor
+
+        return tensor.ge(self, other)
+
+    def __getitem__(self, key):
+        from symnet import tensor
+
+        return tensor.getitem(self, key)
+
+    # --- methods --------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False, dtype=None):
+        from symnet import tensor
+
+        return tensor.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    def mean(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.argmin(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.var(self, axis=axis, keepdims=keepdims)
+
+    def std(self, axis=None, keepdims=False):
+        from symnet import tensor
+
+        return tensor.std(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape, ndim=None):
+        from symnet import tensor
+
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list, Variable)):
+            shape = shape[0]
+        return tensor.reshape(self, shape, ndim=ndim)
+
+    def dimshuffle(self, *pattern):
+        from symnet import tensor
+
+        return tensor.dimshuffle(self, *pattern)
+
+    def flatten(self, ndim=1):
+        from symnet import tensor
+
+        return tensor.flatten(self, ndim)
+
+    def transpose(self, *axes):
+        from symnet import tensor
+
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return tensor.transpose(self, axes or None)
+
+    def astype(self, dtype):
+        from symnet import tensor
+
+        return tensor.cast(self, dtype)
+
+    def dot(self, other):
+        from symnet import tensor
+
+        return tensor.dot(self, other)
+
+    def clip(self, a_min, a_max):
+        from symnet import tensor
+
+        return tensor.clip(self, a_min, a_max)
+
+    def squeeze(self, axis=None):
+        from symnet import tensor
+
+        return tensor.squeeze(self, axis)
+
+    def nonzero_values(self):  # pragma: no cover - Theano name kept for discoverability
+        raise TypeError("nonzero_values needs data-dependent shapes, which symnet does not build")
+
+    def copy(self, name=None):
+        """A fresh input variable of the same type (no owner), like Theano's ``type()``."""
+        return self.type(name if name is not None else self.name)
+
+    def eval(self, inputs_to_values: dict | None = None, **kwargs):
+        """Compile a function of the free inputs and evaluate it (cached per input set).
+
+        >>> import symnet.tensor as T
+        >>> x = T.dscalar('x')
+        >>> float((x * 2).eval({x: 3.0}))
+        6.0
+        """
+        from symnet.compiler.function import function
+
+        inputs_to_values = dict(inputs_to_values or {})
+        inputs = list(inputs_to_values)
+        cache = self.tag.setdefault("eval_cache", {})
+        key = (tuple(id(v) for v in inputs), tuple(sorted(kwargs.items())))
+        fn = cache.get(key)
+        if fn is None:
+            fn = function(inputs, self, on_unused_input="ignore", **kwargs)
+            cache[key] = fn
+        return fn(*[inputs_to_values[v] for v in inputs])
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        tag = dict(state.get("tag", {}))
+        tag.pop("eval_cache", None)
+        state["tag"] = tag
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.id = next(_ids)
+
+
+class Constant(Variable):
+    """A variable with a fixed value. Its data is read-only."""
+
+    def __init__(self, type: TensorType, data, name: str | None = None):
+        super().__init__(type, name=name)
+        data = np.array(data, dtype=type.dtype, copy=True)
+        data.setflags(write=False)
+        self.data = data
+
+    def signature(self):
+        """A hashable identity for merging equal constants."""
+        return (self.type, self.data.shape, self.data.tobytes())
+
+    def __repr__(self):
+        from symnet.printing import pp
+
+        return pp(self)
+
+
+class SharedVariable(Variable):
+    """A variable whose value lives across calls: weights, counters, optimizer slots.
+
+    ``get_value``/``set_value`` copy unless ``borrow=True``. A compiled function's ``updates``
+    replace the value only after the whole call succeeded.
+    """
+
+    def __init__(self, value, name: str | None = None, *, borrow: bool = False,
+                 dtype=None, shape=None):
+        arr = np.array(value, dtype=dtype, copy=not borrow) if dtype is not None else (
+            np.array(value, copy=not borrow))
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"shared {name or ''}: value of dtype {arr.dtype} is not numeric")
+        if arr.dtype.name == "float16":
+            arr = arr.astype("float32")
+        if shape is None:
+            # The rank is fixed; lengths stay free so set_value may change them.
+            shape = (None,) * arr.ndim
+        super().__init__(TensorType(arr.dtype, shape), name=name)
+        self.container = [arr]
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        value = self.container[0]
+        return value if borrow else value.copy()
+
+    def set_value(self, value, borrow: bool = False) -> None:
+        name = f"shared variable {self.name!r}" if self.name else "shared variable"
+        arr = filter_value(self.type, value, name, allow_downcast=False)
+        if arr is value and not borrow:
+            arr = arr.copy()
+        self.container[0] = arr
+
+    @property
+    def value(self):
+        return self.get_value()
+
+    def __repr__(self):
+        return self.name or f"<shared {self.type.short()}>"
+
+
+class Apply:
+    """One application of an Op to input variables, producing output variables."""
+
+    __slots__ = ("op", "inputs", "outputs", "__weakref__")
+
+    def __init__(self, op: Op, inputs: Sequence[Variable], outputs: Sequence[Variable]):
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for i, out in enumerate(self.outputs):
+            out.owner = self
+            out.index = i
+
+    @property
+    def out(self) -> Variable:
+        (out,) = self.outputs
+        return out
+
+    def __repr__(self):
+        return f"Apply({self.op}, {len(self.inputs)} inputs)"
+
+    def __getstate__(self):
+        return (self.op, self.inputs, self.outputs)
+
+    def __setstate__(self, state):
+        self.op, self.inputs, self.outputs = state
+
+
+class Op:
+    """Base of all ops. Subclasses are frozen dataclasses: their fields are their props.
+
+    Equal props make equal ops (what CSE and the kernel cache rely on). A subclass defines
+    ``make_node``, ``perform``, ``numba_impl`` (or ``numba_lines``), ``grad`` and, optionally,
+    ``infer_shape`` and printing attributes (``infix``, ``pp_name``).
+    """
+
+    #: name used by pp for call-style printing; defaults to the lower-cased class name
+    pp_name: str | None = None
+    #: how many outputs make_node produces when it is not 1 (informational)
+    default_output: int | None = 0
+
+    def props(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self)) if hasattr(self, "__dataclass_fields__") else ()
+
+    def __call__(self, *inputs, **kwargs):
+        node = self.make_node(*inputs, **kwargs)
+        if len(node.outputs) == 1:
+            return node.outputs[0]
+        return list(node.outputs)
+
+    def make_node(self, *inputs) -> Apply:
+        raise NotImplementedError(f"{type(self).__name__}.make_node")
+
+    def perform(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__}.perform")
+
+    def grad(self, inputs, output_grads):
+        raise TypeError(f"{self} has no gradient")
+
+    def name_for_pp(self) -> str:
+        return self.pp_name or type(self).__name__.lower()
+
+    def pp_args(self) -> list[str]:
+        """Extra keyword arguments pp shows after the inputs, e.g. ['axis=1']."""
+        out = []
+        if hasattr(self, "__dataclass_fields__"):
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if f.default is not None and value == f.default:
+                    continue
+                if value is None:
+                    continue
+                out.append(f"{f.name}={value}")
+        return out
+
+    def __str__(self):
+        args = ", ".join(self.pp_args())
+        return f"{type(self).__name__}{{{args}}}" if args else type(self).__name__
+
+
+def op_dataclass(cls):
+    """Decorator: make ``cls`` a frozen dataclass op (props-based equality and hashing)."""
+    return dataclass(frozen=True)(cls)
+
+
+# --- graph walking ---------------------------------------------------------------------------
+
+def as_variable_list(outputs) -> list[Variable]:
+    if isinstance(outputs, Variable):
+        return [outputs]
+    return list(outputs)
+
+
+def toposort(outputs: Iterable[Variable] | Variable, stop: Iterable[Variable] = ()) -> list[Apply]:
+    """Apply nodes needed for ``outputs`` in dependency order (iterative: deep graphs are fine).
+
+    Variables in ``stop`` are treated as inputs: their owners are not visited.
+    """
+    outputs = as_variable_list(outputs)
+    stop_ids = {id(v) for v in stop}
+    order: list[Apply] = []
+    done: set[int] = set()
+    visiting: set[int] = set()
+    stack: list[tuple[Apply, int]] = []
+    for out in outputs:
+        node = out.owner
+        if node is None or id(node) in done or id(out) in stop_ids:
+            continue
+        stack.append((node, 0))
+        visiting.add(id(node))
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                inp = node.inputs[i]
+                parent = inp.owner
+                if parent is None or id(inp) in stop_ids or id(parent) in done:
+                    continue
+                if id(parent) in visiting:
+                    raise ValueError("the graph has a cycle")
+                visiting.add(id(parent))
+                stack.append((parent, 0))
+            else:
+                stack.pop()
+                visiting.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+def ancestors(outputs, stop: Iterable[Variable] = ()) -> list[Variable]:
+    """Every variable ``outputs`` depend on (including themselves), inputs first."""
+    outputs = as_variable_list(outputs)
+    seen: dict[int, Variable] = {}
+    for node in toposort(outputs, stop):
+        for var in node.inputs:
+            seen.setdefault(id(var), var)
+        for var in node.outputs:
+            seen.setdefault(id(var), var)
+    for var in outputs:
+        seen.setdefault(id(var), var)
+    return list(seen.values())
+
+
+def graph_inputs(outputs, stop: Iterable[Variable] = ()) -> list[Variable]:
+    """Ownerless variables (inputs, constants, shared variables) ``outputs`` depend on."""
+    stop_ids = {id(v) for v in stop}
+    result, seen = [], set()
+    for var in ancestors(outputs, stop):
+        if (var.owner is None or id(var) in stop_ids) and id(var) not in seen:
+            seen.add(id(var))
+            result.append(var)
+    return result
+
+
+def clone_replace(outputs, replace: dict[Variable, Variable] | None = None,
+                  *, copy_inputs: bool = False) -> list[Variable]:
+    """Rebuild the graph of ``outputs`` with ``replace`` applied; the original is untouched.
+
+    Nodes whose inputs did not change are rebuilt too (so the result shares no Apply with the
+    original), unless nothing changed and ``copy_inputs`` is False, in which case the
+    original variables come back. Ownerless variables are kept unless ``copy_inputs``.
+    """
+    outputs = as_variable_list(outputs)
+    replace = dict(replace or {})
+    memo: dict[int, Variable] = {id(k): v for k, v in replace.items()}
+    for node in toposort(outputs, stop=replace.keys()):
+        for inp in node.inputs:
+            if id(inp) not in memo:
+                if inp.owner is None and copy_inputs and not isinstance(inp, (Constant, SharedVariable)):
+                    memo[id(inp)] = inp.copy()
+                else:
+                    memo[id(inp)] = inp
+        new_inputs = [memo[id(i)] for i in node.inputs]
+        new_node = node.op.make_node(*new_inputs)
+        for old, new in zip(node.outputs, new_node.outputs):
+            if old.name is not None and new.name is None:
+                new.name = old.name
+            new.tag["trace"] = old.tag.get("trace")
+            memo[id(old)] = new
+    return [memo.get(id(o), o) for o in outputs]
+
+
+def is_constant(var: Variable, value=None) -> bool:
+    """True if ``var`` is a Constant (and, if ``value`` is given, every element equals it)."""
+    if not isinstance(var, Constant):
+        return False
+    if value is None:
+        return True
+    return bool(np.all(var.data == value)) and var.data.size > 0
+
+
+def owner_op(var: Variable):
+    return var.owner.op if var.owner is not None else None

@@ -1,0 +1,417 @@
+"""Elementwise math: one :class:`Elemwise` op over a table of :class:`ScalarRule` rows.
+
+A rule carries everything about one scalar operation: the NumPy function (reference and
+constant folding), a Numba template that renders one element (``{0}``, ``{1}`` are operand
+expressions), the gradient, the output dtype rule and how pp prints it. Fusion substitutes
+operand expressions into templates, so no elementwise op needs a kernel of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
+
+# --- dtype rules -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def numpy_result_dtype(fn: Callable, dtypes: tuple[str, ...]) -> str:
+    """The dtype NumPy gives for ``fn`` applied to arrays of ``dtypes`` (float16 -> float32)."""
+    args = [np.ones(1, dtype=d) for d in dtypes]
+    with np.errstate(all="ignore"):
+        try:
+            out = fn(*args)
+        except TypeError as exc:
+            raise TypeError(f"{getattr(fn, '__name__', fn)} does not accept {dtypes}: {exc}") from None
+    return normalize_dtype(np.asarray(out).dtype)
+
+
+def bool_dtype(fn, dtypes):
+    return "bool"
+
+
+def float_dtype(fn, dtypes):
+    """Float functions keep float inputs' dtype and send ints/bools to float64 (float32 for small ones)."""
+    return numpy_result_dtype(fn, dtypes)
+
+
+def upcast(fn, dtypes):
+    return numpy_result_dtype(fn, dtypes)
+
+
+# --- the rule table ---------------------------------------------------------------------------
+
+RULES: dict[str, ScalarRule] = {}
+
+
+def _rule_by_name(name: str) -> ScalarRule:
+    if name.startswith("cast_") and name not in RULES:
+        return cast_rule(name[len("cast_"):])
+    return RULES[name]
+
+
+@dataclass(frozen=True, eq=False)
+class ScalarRule:
+    """One scalar operation. Rules are singletons: equality is identity, pickling is by name."""
+
+    name: str
+    numpy_fn: Callable
+    template: str | Callable  # str with {0}.., or (in_dtypes, out_dtype) -> str
+    grad: Callable | None = None  # (inputs, gz) -> list of gradients (None = not differentiable)
+    nin: int = 1
+    infix: str | None = None
+    dtype: Callable = upcast
+    pp_name: str | None = None
+    commutative: bool = False
+    associative: bool = False
+
+    def __post_init__(self):
+        RULES[self.name] = self
+
+    def __reduce__(self):
+        return (_rule_by_name, (self.name,))
+
+    def __repr__(self):
+        return f"ScalarRule({self.name})"
+
+    def out_dtype(self, dtypes: tuple[str, ...]) -> str:
+        return self.dtype(self.numpy_fn, tuple(dtypes))
+
+    def render(self, args: list[str], in_dtypes: tuple[str, ...], out_dtype: str) -> str:
+        """Numba source for one element, given operand expressions."""
+        template = self.template
+        if callable(template):
+            template = template(in_dtypes, out_dtype)
+        return template.format(*args)
+
+
+def _zero_grad(xs, gz):
+    return [None] * len(xs)
+
+
+def _T():
+    """symnet.tensor, imported when a gradient is built (tensor imports this module)."""
+    from symnet import tensor
+
+    return tensor
+
+
+def _sigmoid_np(x):
+    # exp(-x) overflows harmlessly to inf for very negative x, giving 0.
+    x = np.asarray(x)
+    one = np.ones((), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+    with np.errstate(over="ignore"):
+        return one / (one + np.exp(-x))
+
+
+def _softplus_np(x):
+    x = np.asarray(x)
+    with np.errstate(over="ignore"):
+        return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+def _sqr_np(x):
+    return np.multiply(x, x)
+
+
+def _switch_np(c, a, b):
+    return np.where(c, a, b)
+
+
+def _sigmoid_template(in_dtypes, out_dtype):
+    one = "np.float32(1.0)" if out_dtype == "float32" else "1.0"
+    return f"({one} / ({one} + np.exp(-{{0}})))"
+
+
+def _softplus_template(in_dtypes, out_dtype):
+    zero = "np.float32(0.0)" if out_dtype == "float32" else "0.0"
+    return f"(np.log1p(np.exp(-abs({{0}}))) + max({{0}}, {zero}))"
+
+
+def _invert_template(in_dtypes, out_dtype):
+    return "(not {0})" if in_dtypes[0] == "bool" else "(~{0})"
+
+
+def _true_div_template(in_dtypes, out_dtype):
+    if all(d != "float32" for d in in_dtypes) or out_dtype != "float32":
+        return "({0} / {1})"
+    return "np.float32({0} / {1})"
+
+
+ADD = ScalarRule("add", np.add, "({0} + {1})", grad=lambda xs, gz: [gz, gz], nin=2, infix="+",
+                 commutative=True, associative=True)
+SUB = ScalarRule("sub", np.subtract, "({0} - {1})", grad=lambda xs, gz: [gz, -gz], nin=2,
+                 infix="-")
+MUL = ScalarRule("mul", np.multiply, "({0} * {1})", grad=lambda xs, gz: [gz * xs[1], gz * xs[0]],
+                 nin=2, infix="*", commutative=True, associative=True)
+TRUE_DIV = ScalarRule("true_div", np.true_divide, _true_div_template,
+                      grad=lambda xs, gz: [gz / xs[1], -gz * xs[0] / (xs[1] * xs[1])],
+                      nin=2, infix="/")
+FLOOR_DIV = ScalarRule("floor_div", np.floor_divide, "({0} // {1})", grad=_zero_grad, nin=2,
+                       infix="//")
+MOD = ScalarRule("mod", np.mod, "({0} % {1})",
+                 grad=lambda xs, gz: [gz, -gz * _T().floor_div(xs[0], xs[1])], nin=2, infix="%")
+POW = ScalarRule(
+    "pow", np.power, "({0} ** {1})",
+    grad=lambda xs, gz: [
+        gz * xs[1] * xs[0] ** (xs[1] - 1),
+        gz * _T().switch(_T().gt(xs[0], 0), _T().log(_T().switch(_T().gt(xs[0], 0), xs[0], 1)), 0)
+        * xs[0] ** xs[1],
+    ],
+    nin=2, infix="**",
+)
+MAXIMUM = ScalarRule(
+    "maximum", np.maximum, "np.maximum({0}, {1})",
+    # ties send the gradient to the first argument, deterministically
+    grad=lambda xs, gz: [gz * _T().cast(_T().ge(xs[0], xs[1]), gz.dtype),
+                         gz * _T().cast(_T().lt(xs[0], xs[1]), gz.dtype)],
+    nin=2, commutative=True, associative=True,
+)
+MINIMUM = ScalarRule(
+    "minimum", np.minimum, "np.minimum({0}, {1})",
+    grad=lambda xs, gz: [gz * _T().cast(_T().le(xs[0], xs[1]), gz.dtype),
+                         gz * _T().cast(_T().gt(xs[0], xs[1]), gz.dtype)],
+    nin=2, commutative=True, associative=True,
+)
+
+NEG = ScalarRule("neg", np.negative, "(-{0})", grad=lambda xs, gz: [-gz], infix="-")
+ABS = ScalarRule("abs", np.abs, "abs({0})", grad=lambda xs, gz: [gz * _T().sign(xs[0])],
+                 pp_name="abs")
+SIGN = ScalarRule("sign", np.sign, "np.sign({0})", grad=_zero_grad)
+EXP = ScalarRule("exp", np.exp, "np.exp({0})", grad=lambda xs, gz: [gz * _T().exp(xs[0])],
+                 dtype=float_dtype)
+EXP2 = ScalarRule("exp2", np.exp2, "np.exp2({0})",
+                  grad=lambda xs, gz: [gz * _T().exp2(xs[0]) * np.log(2.0)], dtype=float_dtype)
+EXPM1 = ScalarRule("expm1", np.expm1, "np.expm1({0})",
+                   grad=lambda xs, gz: [gz * _T().exp(xs[0])], dtype=float_dtype)
+LOG = ScalarRule("log", np.log, "np.log({0})", grad=lambda xs, gz: [gz / xs[0]], dtype=float_dtype)
+LOG2 = ScalarRule("log2", np.log2, "np.log2({0})",
+                  grad=lambda xs, gz: [gz / (xs[0] * np.log(2.0))], dtype=float_dtype)
+LOG10 = ScalarRule("log10", np.log10, "np.log10({0})",
+                   grad=lambda xs, gz: [gz / (xs[0] * np.log(10.0))], dtype=float_dtype)
+LOG1P = ScalarRule("log1p", np.log1p, "np.log1p({0})", grad=lambda xs, gz: [gz / (1 + xs[0])],
+                   dtype=float_dtype)
+SQRT = ScalarRule("sqrt", np.sqrt, "np.sqrt({0})",
+                  grad=lambda xs, gz: [gz * 0.5 / _T().sqrt(xs[0])], dtype=float_dtype)
+SQR = ScalarRule("sqr", _sqr_np, "({0} * {0})", grad=lambda xs, gz: [gz * 2 * xs[0]])
+SIN = ScalarRule("sin", np.sin, "np.sin({0})", grad=lambda xs, gz: [gz * _T().cos(xs[0])],
+                 dtype=float_dtype)
+COS = ScalarRule("cos", np.cos, "np.cos({0})", grad=lambda xs, gz: [-gz * _T().sin(xs[0])],
+                 dtype=float_dtype)
+TAN = ScalarRule("tan", np.tan, "np.tan({0})",
+                 grad=lambda xs, gz: [gz / _T().sqr(_T().cos(xs[0]))], dtype=float_dtype)
+ARCSIN = ScalarRule("arcsin", np.arcsin, "np.arcsin({0})",
+                    grad=lambda xs, gz: [gz / _T().sqrt(1 - _T().sqr(xs[0]))], dtype=float_dtype)
+ARCCOS = ScalarRule("arccos", np.arccos, "np.arccos({0})",
+                    grad=lambda xs, gz: [-gz / _T().sqrt(1 - _T().sqr(xs[0]))], dtype=float_dtype)
+ARCTAN = ScalarRule("arctan", np.arctan, "np.arctan({0})",
+                    grad=lambda xs, gz: [gz / (1 + _T().sqr(xs[0]))], dtype=float_dtype)
+SINH = ScalarRule("sinh", np.sinh, "np.sinh({0})", grad=lambda xs, gz: [gz * _T().cosh(xs[0])],
+                  dtype=float_dtype)
+COSH = ScalarRule("cosh", np.cosh, "np.cosh({0})", grad=lambda xs, gz: [gz * _T().sinh(xs[0])],
+                  dtype=float_dtype)
+TANH = ScalarRule("tanh", np.tanh, "np.tanh({0})",
+                  grad=lambda xs, gz: [gz * (1 - _T().sqr(_T().tanh(xs[0])))], dtype=float_dtype)
+SIGMOID = ScalarRule(
+    "sigmoid", _sigmoid_np, _sigmoid_template,
+    grad=lambda xs, gz: [gz * _T().sigmoid(xs[0]) * (1 - _T().sigmoid(xs[0]))],
+    dtype=float_dtype,
+)
+SOFTPLUS = ScalarRule("softplus", _softplus_np, _softplus_template,
+                      grad=lambda xs, gz: [gz * _T().sigmoid(xs[0])], dtype=float_dtype)
+FLOOR = ScalarRule("floor", np.floor, "np.floor({0})", grad=_zero_grad, dtype=float_dtype)
+CEIL = ScalarRule("ceil", np.ceil, "np.ceil({0})", grad=_zero_grad, dtype=float_dtype)
+ROUND = ScalarRule("round", np.rint, "np.rint({0})", grad=_zero_grad, dtype=float_dtype,
+                   pp_name="round_")
+
+EQ = ScalarRule("eq", np.equal, "({0} == {1})", grad=_zero_grad, nin=2, dtype=bool_dtype,
+                commutative=True)
+NEQ = ScalarRule("neq", np.not_equal, "({0} != {1})", grad=_zero_grad, nin=2, dtype=bool_dtype,
+                 commutative=True)
+LT = ScalarRule("lt", np.less, "({0} < {1})", grad=_zero_grad, nin=2, infix="<", dtype=bool_dtype)
+GT = ScalarRule("gt", np.greater, "({0} > {1})", grad=_zero_grad, nin=2, infix=">",
+                dtype=bool_dtype)
+LE = ScalarRule("le", np.less_equal, "({0} <= {1})", grad=_zero_grad, nin=2, infix="<=",
+                dtype=bool_dtype)
+GE = ScalarRule("ge", np.greater_equal, "({0} >= {1})", grad=_zero_grad, nin=2, infix=">=",
+                dtype=bool_dtype)
+AND = ScalarRule("and", np.bitwise_and, "({0} & {1})", grad=_zero_grad, nin=2, infix="&",
+                 commutative=True, associative=True)
+OR = ScalarRule("or", np.bitwise_or, "({0} | {1})", grad=_zero_grad, nin=2, infix="|",
+                commutative=True, associative=True)
+XOR = ScalarRule("xor", np.bitwise_xor, "({0} ^ {1})", grad=_zero_grad, nin=2, infix="^",
+                 commutative=True, associative=True)
+INVERT = ScalarRule("invert", np.invert, _invert_template, grad=_zero_grad, infix="~")
+ISNAN = ScalarRule("isnan", np.isnan, "np.isnan({0})", grad=_zero_grad, dtype=bool_dtype)
+ISINF = ScalarRule("isinf", np.isinf, "np.isinf({0})", grad=_zero_grad, dtype=bool_dtype)
+
+
+def _switch_dtype(fn, dtypes):
+    return normalize_dtype(np.result_type(np.dtype(dtypes[1]), np.dtype(dtypes[2])))
+
+
+SWITCH = ScalarRule(
+    "switch", _switch_np, "({1} if {0} else {2})",
+    grad=lambda xs, gz: [
+        None,
+        _T().switch(xs[0], gz, _T().zeros_like(gz)),
+        _T().switch(xs[0], _T().zeros_like(gz), gz),
+    ],
+    nin=3, dtype=_switch_dtype,
+)
+IDENTITY = ScalarRule("identity", lambda x: np.array(x, copy=True), "{0}",
+                      grad=lambda xs, gz: [gz])
+
+
+@functools.lru_cache(maxsize=None)
+def cast_rule(dtype: str) -> ScalarRule:
+    """The rule that casts to ``dtype`` (one row per target dtype, made on first use)."""
+    dtype = normalize_dtype(dtype)
+    name = f"cast_{dtype}"
+    if name in RULES:
+        return RULES[name]
+    if dtype == "bool":
+        template = "({0} != 0)"
+    else:
+        template = f"np.{dtype}({{0}})"
+
+    def to_dtype(x):
+        return np.asarray(x).astype(dtype)
+
+    def cast_grad(xs, gz):
+        (x,) = xs
+        if np.dtype(x.dtype).kind != "f":
+            return [None]
+        return [_T().cast(gz, x.dtype)]
+
+    return ScalarRule(name, to_dtype, template, grad=cast_grad,
+                      dtype=lambda fn, dtypes: dtype, pp_name=f"cast{{{dtype}}}")
+
+
+# --- the op ------------------------------------------------------------------------------------
+
+
+def broadcast_static_shapes(shapes: list[tuple], opname: str, pps: list[str] | None = None) -> tuple:
+    """NumPy broadcasting of static shapes (None = unknown); raises ValueError on a clash."""
+    ndim = max((len(s) for s in shapes), default=0)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis in range(ndim):
+        dims = [s[axis] for s in padded]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            what = ", ".join(
+                f"{p} with shape {s}" for p, s in zip(pps or [f"input {i}" for i in range(len(shapes))], shapes)
+            )
+            raise ValueError(f"{opname}: shapes cannot broadcast on axis {axis}: {what}")
+        if known:
+            out.append(known.pop())
+        elif all(d == 1 for d in dims):
+            out.append(1)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Elemwise(Op):
+    """Apply a scalar rule elementwise with NumPy broadcasting."""
+
+    rule: ScalarRule
+
+    def make_node(self, *inputs):
+        from symnet.tensor import as_tensor
+
+        rule = self.rule
+        if len(inputs) != rule.nin:
+            raise TypeError(f"{rule.name} takes {rule.nin} inputs, got {len(inputs)}")
+        inputs = [as_tensor(x) for x in inputs]
+        dtypes = tuple(x.dtype for x in inputs)
+        try:
+            out_dtype = rule.out_dtype(dtypes)
+        except TypeError as exc:
+            raise TypeError(f"{rule.name}: unsupported input dtypes {dtypes}: {exc}") from None
+        shape = broadcast_static_shapes([x.type.shape for x in inputs], rule.name,
+                                        [_short_pp(x) for x in inputs])
+        # Every input gets the output's rank (left-padded with broadcast axes), as in Theano,
+        # so fused loops index all operands with the same loop variables.
+        inputs = [_pad_rank(x, len(shape)) for x in inputs]
+        return Apply(self, inputs, [TensorType(out_dtype, shape)()])
+
+    def perform(self, inputs):
+        out_dtype = self.rule.out_dtype(tuple(x.dtype.name for x in inputs))
+        with np.errstate(all="ignore"):
+            out = self.rule.numpy_fn(*inputs)
+        return [np.asarray(out, dtype=out_dtype)]
+
+    def grad(self, inputs, output_grads):
+        (gz,) = output_grads
+        if self.rule.grad is None:
+            raise TypeError(f"{self.rule.name} is not differentiable")
+        grads = self.rule.grad(list(inputs), gz)
+        result = []
+        for x, g in zip(inputs, grads):
+            if g is None or np.dtype(x.dtype).kind != "f":
+                result.append(None)
+            else:
+                result.append(g)
+        return result
+
+    def name_for_pp(self):
+        return self.rule.pp_name or self.rule.name
+
+    @property
+    def infix(self):
+        return self.rule.infix
+
+    def pp_args(self):
+        return []
+
+    def __str__(self):
+        return f"Elemwise{{{self.rule.name}}}"
+
+
+def _short_pp(x: Variable) -> str:
+    from symnet.printing import pp
+
+    try:
+        text = pp(x)
+    except Exception:
+        text = x.name or "?"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _pad_rank(x: Variable, ndim: int) -> Variable:
+    if x.ndim == ndim:
+        return x
+    if isinstance(x, Constant):
+        from symnet.tensor import constant
+
+        return constant(x.data.reshape((1,) * (ndim - x.ndim) + x.data.shape))
+    from symnet.ops.shape import DimShuffle
+
+    return DimShuffle(("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
+
+
+# Op instances, one per rule, for rewrites to match against (owner_op(v) == add).
+add, sub, mul, true_div, floor_div, mod, pow_ = (Elemwise(r) for r in (ADD, SUB, MUL, TRUE_DIV, FLOOR_DIV, MOD, POW))
+maximum, minimum, neg, abs_, sign, exp, exp2, expm1 = (
+    Elemwise(r) for r in (MAXIMUM, MINIMUM, NEG, ABS, SIGN, EXP, EXP2, EXPM1)
+)
+log, log2, log10, log1p, sqrt, sqr = (Elemwise(r) for r in (LOG, LOG2, LOG10, LOG1P, SQRT, SQR))
+sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh = (
+    Elemwise(r) for r in (SIN, COS, TAN, ARCSIN, ARCCOS, ARCTAN, SINH, COSH, TANH)
+)
+sigmoid, softplus, floor, ceil, round_ = (Elemwise(r) for r in (SIGMOID, SOFTPLUS, FLOOR, CEIL, ROUND))
+eq, neq, lt, gt, le, ge = (Elemwise(r) for r in (EQ, NEQ, LT, GT, LE, GE))
+and_, or_, xor, invert, isnan, isinf = (Elemwise(r) for r in (AND, OR, XOR, INVERT, ISNAN, ISINF))
+switch, identity = Elemwise(SWITCH), Elemwise(IDENTITY)
+
+
+def cast_op(dtype: str) -> Elemwise:
+    return Elemwise(cast_rule(dtype))
