@@ -256,6 +256,9 @@ class Function:
         self.trust_input = trust_input
         self.exclude = exclude
         self.lock = threading.Lock()
+        # the graph as built, kept to explain run-time failures with the reference backend
+        self.reference_fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs) if mode != "python" else fgraph
+        self._reference_run = None
         self.report = rewrite_fgraph(fgraph, mode=mode, exclude=exclude, enabled=rewrite)
         start = time.perf_counter()
         if mode == "python":
@@ -334,8 +337,26 @@ class Function:
     def __call__(self, *args, **kwargs):
         values = self.bind(args, kwargs)
         values.extend(s.container[0] for s in self.shared_read)
-        results = self.kernel(values)
+        try:
+            results = self.kernel(values)
+        except Exception as exc:
+            raise self._explain_failure(values, exc) from None
         return self._finish(results)
+
+    def _explain_failure(self, values, exc: Exception) -> Exception:
+        """The compiled kernel raised: rerun the graph as built on the reference backend, whose
+        error names the op, its inputs' shapes and the line that created it."""
+        if self.mode == "python" or getattr(exc, "symnet_node", None) is not None:
+            return exc
+        from symnet.compiler.backends.python import compile_python
+
+        if self._reference_run is None:
+            self._reference_run = compile_python(self.reference_fgraph)
+        try:
+            self._reference_run(values)
+        except Exception as reference_exc:
+            return reference_exc
+        return exc
 
     def _finish(self, results):
         n = self.n_outputs

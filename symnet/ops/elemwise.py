@@ -415,3 +415,211 @@ switch, identity = Elemwise(SWITCH), Elemwise(IDENTITY)
 
 def cast_op(dtype: str) -> Elemwise:
     return Elemwise(cast_rule(dtype))
+
+
+# --- fused elementwise loops -------------------------------------------------------------------
+
+
+def scalar_literal(value, dtype: str) -> str:
+    """Numba source for a scalar constant of ``dtype`` (inlined into fused loops)."""
+    value = np.asarray(value, dtype=dtype).item()
+    if dtype == "bool":
+        return repr(bool(value))
+    if np.dtype(dtype).kind == "f":
+        if np.isnan(value):
+            text = "np.nan"
+        elif np.isinf(value):
+            text = "np.inf" if value > 0 else "(-np.inf)"
+        else:
+            text = repr(float(value))
+        return text if dtype == "float64" else f"np.{dtype}({text})"
+    return f"np.{dtype}({int(value)})"
+
+
+@dataclass(frozen=True)
+class FusedElemwise(Op):
+    """Several elementwise steps computed in one loop over the broadcast shape.
+
+    ``program`` is a tuple of steps ``(rule, operands, dtype)``; an operand is ``("in", k)``
+    (input k), ``("step", j)`` (an earlier step) or ``("const", (value, dtype))`` (a scalar
+    constant, inlined as a literal). ``outputs`` lists the steps whose values leave the loop.
+    Made only by the fuse_elemwise pass, so it never appears in user graphs or gradients.
+    """
+
+    n_inputs: int
+    program: tuple
+    outputs: tuple
+
+    def make_node(self, *inputs):
+        if len(inputs) != self.n_inputs:
+            raise TypeError(f"fused elemwise takes {self.n_inputs} inputs, got {len(inputs)}")
+        ndim = max((x.ndim for x in inputs), default=0)
+        shapes = [x.type.shape for x in inputs]
+        outs = []
+        for j in self.outputs:
+            deps = self.input_deps(j)
+            shape = broadcast_static_shapes([shapes[k] for k in deps], "fused elemwise") if deps else ()
+            shape = (1,) * (ndim - len(shape)) + shape
+            outs.append(TensorType(self.program[j][2], shape)())
+        return Apply(self, list(inputs), outs)
+
+    def input_deps(self, step: int) -> list[int]:
+        """The inputs that step ``step`` reads, directly or through earlier steps."""
+        deps, stack, seen = set(), [step], set()
+        while stack:
+            j = stack.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            for kind, ref in self.program[j][1]:
+                if kind == "in":
+                    deps.add(ref)
+                elif kind == "step":
+                    stack.append(ref)
+        return sorted(deps)
+
+    def perform(self, inputs):
+        values = []
+        for rule, operands, dtype in self.program:
+            args = []
+            for kind, ref in operands:
+                if kind == "in":
+                    args.append(inputs[ref])
+                elif kind == "step":
+                    args.append(values[ref])
+                else:
+                    args.append(np.asarray(ref[0], dtype=ref[1]))
+            with np.errstate(all="ignore"):
+                values.append(np.asarray(rule.numpy_fn(*args), dtype=dtype))
+        return [values[j] for j in self.outputs]
+
+    def grad(self, inputs, output_grads):
+        raise TypeError("fused elementwise nodes exist only inside compiled functions")
+
+    def name_for_pp(self):
+        return "fused"
+
+    def pp_args(self):
+        return [",".join(step[0].name for step in self.program)]
+
+    def __str__(self):
+        return "Fused{" + ",".join(step[0].name for step in self.program) + "}"
+
+    def numba_lines(self, node, names, outs):
+        return fused_loop_source(self, node, names, outs)
+
+
+def _step_expr(fused: FusedElemwise, j: int, operand_source, input_dtypes) -> str:
+    """Source of step ``j`` for one element; float32 and integer results are cast back to
+    their dtype, since Numba's scalar arithmetic widens them."""
+    rule, operands, dtype = fused.program[j]
+    args, in_dtypes = [], []
+    for kind, ref in operands:
+        if kind == "const":
+            args.append(scalar_literal(*ref))
+            in_dtypes.append(ref[1])
+            continue
+        args.append(operand_source(kind, ref))
+        in_dtypes.append(input_dtypes[ref] if kind == "in" else fused.program[ref][2])
+    expr = rule.render(args, tuple(in_dtypes), dtype)
+    if dtype not in ("float64", "bool"):
+        expr = f"np.{dtype}({expr})"
+    return expr
+
+
+def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
+    """Source lines computing a fused node: shape checks, output allocation, then one loop
+    (a flat one when every input already has the loop shape and is C-contiguous)."""
+    dtypes = tuple(x.dtype for x in node.inputs)
+    ndim = node.outputs[0].ndim
+    opname = "fused elemwise (" + ", ".join(s[0].name for s in fused.program[:6]) + (
+        ", ..." if len(fused.program) > 6 else "") + ")"
+    lines = []
+    uid = outs[0]
+    if ndim == 0:
+        def operand(kind, ref):
+            if kind == "in":
+                return f"{names[ref]}[()]"
+            return f"{uid}_v{ref}"
+
+        for j in range(len(fused.program)):
+            lines.append(f"{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
+        for out, j, var in zip(outs, fused.outputs, node.outputs):
+            lines.append(f"{out} = np.empty((), dtype=np.{var.dtype})")
+            lines.append(f"{out}[()] = {uid}_v{j}")
+        return lines
+
+    # loop shape: NumPy broadcasting over every input, checked before the loop
+    for d in range(ndim):
+        lines.append(f"{uid}_n{d} = 1")
+        for k, name in enumerate(names):
+            lines.append(f"if {name}.shape[{d}] != 1:")
+            lines.append(f"    if {uid}_n{d} != 1 and {uid}_n{d} != {name}.shape[{d}]:")
+            lines.append(f"        raise ValueError(\"{opname}: input shapes cannot broadcast\")")
+            lines.append(f"    {uid}_n{d} = {name}.shape[{d}]")
+    loop_shape = "(" + "".join(f"{uid}_n{d}, " for d in range(ndim)) + ")"
+    # each output's own shape: the broadcast of the inputs it depends on
+    for out, j, var in zip(outs, fused.outputs, node.outputs):
+        deps = fused.input_deps(j)
+        if len(deps) == len(names):
+            shape = loop_shape
+        else:
+            dims = []
+            for d in range(ndim):
+                terms = [f"{names[k]}.shape[{d}]" for k in deps]
+                dims.append(f"max({', '.join(terms)}, 1) if min({', '.join(terms)}, 1) != 0 else 0"
+                            if len(terms) > 1 else (terms[0] if terms else "1"))
+            shape = "(" + "".join(f"{d}, " for d in dims) + ")" if dims else "()"
+        lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
+    # fast path: everything contiguous with the full loop shape
+    full = " and ".join(
+        [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
+        + [f"{out}.shape == {loop_shape}" for out in outs]
+    ) or "True"
+    lines.append(f"if {full}:")
+    flat = {name: f"{uid}_f{k}" for k, name in enumerate(names)}
+    for k, name in enumerate(names):
+        lines.append(f"    {uid}_f{k} = {name}.reshape(-1)")
+    for m, out in enumerate(outs):
+        lines.append(f"    {uid}_o{m} = {out}.reshape(-1)")
+    lines.append(f"    for {uid}_i in range({uid}_o0.size):")
+    for k, name in enumerate(names):
+        lines.append(f"        {uid}_x{k} = {flat[name]}[{uid}_i]")
+
+    def flat_operand(kind, ref):
+        if kind == "in":
+            return f"{uid}_x{ref}"
+        return f"{uid}_v{ref}"
+
+    for j in range(len(fused.program)):
+        lines.append(f"        {uid}_v{j} = {_step_expr(fused, j, flat_operand, dtypes)}")
+    for m, j in enumerate(fused.outputs):
+        lines.append(f"        {uid}_o{m}[{uid}_i] = {uid}_v{j}")
+    # general path: broadcasting by zero strides
+    lines.append("else:")
+    for k, name in enumerate(names):
+        for d in range(ndim):
+            lines.append(f"    {uid}_b{k}_{d} = 1 if {name}.shape[{d}] != 1 else 0")
+    for m, out in enumerate(outs):
+        for d in range(ndim):
+            lines.append(f"    {uid}_c{m}_{d} = 1 if {out}.shape[{d}] != 1 else 0")
+    indent = "    "
+    for d in range(ndim):
+        lines.append(f"{indent}for {uid}_i{d} in range({uid}_n{d}):")
+        indent += "    "
+
+    for k, name in enumerate(names):
+        index = ", ".join(f"{uid}_i{d} * {uid}_b{k}_{d}" for d in range(ndim))
+        lines.append(f"{indent}{uid}_x{k} = {name}[{index}]")
+
+    def strided_operand(kind, ref):
+        if kind == "in":
+            return f"{uid}_x{ref}"
+        return f"{uid}_v{ref}"
+
+    for j in range(len(fused.program)):
+        lines.append(f"{indent}{uid}_v{j} = {_step_expr(fused, j, strided_operand, dtypes)}")
+    for m, (out, j) in enumerate(zip(outs, fused.outputs)):
+        index = ", ".join(f"{uid}_i{d} * {uid}_c{m}_{d}" for d in range(ndim))
+        lines.append(f"{indent}{out}[{index}] = {uid}_v{j}")
+    return lines

@@ -1,0 +1,125 @@
+"""The on-disk kernel cache: generated modules stored under a hash of their source.
+
+Layout: ``<cache_dir>/<version key>/k_<source hash>.py``. The version key hashes the symnet
+source files, numba's and numpy's versions, so an edit to any helper or an upgrade never
+reuses an old kernel. Numba's own ``cache=True`` stores machine code next to each module in
+``__pycache__``, which is what lets a second process skip compilation. Writes go to a
+temporary file renamed into place (atomic, no locks); an entry whose text differs from the
+expected source (truncated, garbage) is rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import threading
+
+from symnet.config import config
+
+_version_key: str | None = None
+_loaded: dict[str, object] = {}  # source hash -> kernel function, for this process
+_lock = threading.Lock()
+stats = {"hits_memory": 0, "hits_disk": 0, "writes": 0}
+
+
+def version_key() -> str:
+    """Hash of symnet's own sources plus the numba and numpy versions."""
+    global _version_key
+    if _version_key is None:
+        import numba
+        import numpy
+
+        h = hashlib.sha256()
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith(".py"):
+                    path = os.path.join(dirpath, name)
+                    h.update(os.path.relpath(path, root).encode())
+                    with open(path, "rb") as f:
+                        h.update(f.read())
+        h.update(numba.__version__.encode())
+        h.update(numpy.__version__.encode())
+        h.update(sys.version.encode())
+        _version_key = h.hexdigest()[:16]
+    return _version_key
+
+
+def cache_root() -> str:
+    return os.path.join(config.cache_dir, version_key())
+
+
+def _write_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _import_file(module_name: str, path: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def load_kernel(source: str, function_name: str = "kernel"):
+    """Return the njit function ``function_name`` defined by ``source``, from memory, disk, or
+    by writing the module into the cache. Falls back to a private temporary directory when the
+    cache directory cannot be written."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    with _lock:
+        kernel = _loaded.get(digest)
+        if kernel is not None:
+            stats["hits_memory"] += 1
+            return kernel
+        module_name = f"symnet_kernel_{digest}"
+        for directory in (cache_root(), None):
+            if directory is None:
+                directory = tempfile.mkdtemp(prefix="symnet-kernels-")
+            path = os.path.join(directory, f"k_{digest}.py")
+            try:
+                os.makedirs(directory, exist_ok=True)
+                existing = None
+                if os.path.exists(path):
+                    try:
+                        with open(path) as f:
+                            existing = f.read()
+                    except (OSError, UnicodeDecodeError):
+                        existing = None
+                if existing == source:
+                    stats["hits_disk"] += 1
+                else:
+                    _write_atomic(path, source)
+                    stats["writes"] += 1
+                module = _import_file(module_name, path)
+                break
+            except OSError:
+                continue
+        kernel = getattr(module, function_name)
+        _loaded[digest] = kernel
+        return kernel
+
+
+def clear_cache() -> None:
+    """Remove every cached kernel on disk (all versions) and forget the ones loaded here."""
+    with _lock:
+        _loaded.clear()
+        if os.path.isdir(config.cache_dir):
+            shutil.rmtree(config.cache_dir, ignore_errors=True)
