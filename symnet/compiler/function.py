@@ -25,6 +25,7 @@ from symnet.graph import (
 )
 
 _MISSING = object()
+_FLOAT64 = np.dtype("float64")
 
 
 class UnusedInputError(ValueError):
@@ -293,6 +294,12 @@ class Function:
             self.copy_output.append(_may_alias(var) or id(var) in seen or id(var) in update_ids)
             seen.add(id(var))
         self.copy_update = [_may_alias(v) for v in outputs[n_outputs:]]
+        self._out_dtypes = [np.dtype(v.dtype) for v in outputs]
+        self._specs = [
+            (np.dtype(t.dtype), t.ndim if all(s is None for s in t.shape) else -1)
+            for t in self.input_types
+        ]
+        self._fast = self.kernel if mode == "numba" else None
 
     # --- the call path ------------------------------------------------------------------------
     def _describe_input(self, pos: int) -> str:
@@ -335,13 +342,40 @@ class Function:
         return values
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs and len(args) == self.n_inputs:
+            # the hot path: precomputed checks, one dispatch into the kernel
+            if self.trust_input:
+                kargs = list(args)
+            else:
+                kargs = []
+                append = kargs.append
+                for pos, value in enumerate(args):
+                    dtype, ndim = self._specs[pos]
+                    if type(value) is np.ndarray and value.dtype is dtype and value.ndim == ndim:
+                        append(value[()] if ndim == 0 else value)
+                    elif ndim == 0 and type(value) is float and dtype is _FLOAT64:
+                        append(value)
+                    else:
+                        value = self._filter(pos, value)
+                        append(value[()] if value.ndim == 0 else value)
+            for shared in self.shared_read:
+                value = shared.container[0]
+                kargs.append(value[()] if value.ndim == 0 else value)
+            try:
+                results = fast.dispatcher(*kargs, *fast.const_values)
+            except Exception as exc:
+                values = self.bind(args, kwargs)
+                values.extend(s.container[0] for s in self.shared_read)
+                raise self._explain_failure(values, exc) from None
+            return self._finish(results)
         values = self.bind(args, kwargs)
         values.extend(s.container[0] for s in self.shared_read)
         try:
             results = self.kernel(values)
         except Exception as exc:
             raise self._explain_failure(values, exc) from None
-        return self._finish(results)
+        return self._finish([np.asarray(r) for r in results])
 
     def _explain_failure(self, values, exc: Exception) -> Exception:
         """The compiled kernel raised: rerun the graph as built on the reference backend, whose
@@ -359,20 +393,29 @@ class Function:
         return exc
 
     def _finish(self, results):
+        """Wrap scalars as 0-d arrays, copy what may alias, commit updates, return outputs."""
         n = self.n_outputs
+        dtypes = self._out_dtypes
         outs = []
-        for value, copy in zip(results[:n], self.copy_output):
-            value = np.asarray(value)
-            outs.append(value.copy() if copy else value)
-        new_values = []
-        for shared, value, copy in zip(self.updated, results[n:], self.copy_update):
-            value = np.asarray(value)
-            if value.dtype.name != shared.dtype:
-                value = value.astype(shared.dtype)
-            new_values.append(value.copy() if copy else value)
-        # commit only once every new value exists: a failure above changes nothing
-        for shared, value in zip(self.updated, new_values):
-            shared.container[0] = value
+        for i in range(n):
+            value = results[i]
+            if type(value) is not np.ndarray:
+                value = np.asarray(value, dtypes[i])
+            elif self.copy_output[i]:
+                value = value.copy()
+            outs.append(value)
+        if self.updated:
+            new_values = []
+            for i, shared in enumerate(self.updated):
+                value = results[n + i]
+                if type(value) is not np.ndarray or value.dtype is not dtypes[n + i]:
+                    value = np.asarray(value, dtypes[n + i])
+                elif self.copy_update[i]:
+                    value = value.copy()
+                new_values.append(value)
+            # commit only once every new value exists: a failure above changes nothing
+            for shared, value in zip(self.updated, new_values):
+                shared.container[0] = value
         if self.single:
             return outs[0]
         return outs
