@@ -25,7 +25,6 @@ from symnet.graph import (
 )
 
 _MISSING = object()
-_FLOAT64 = np.dtype("float64")
 
 
 class UnusedInputError(ValueError):
@@ -295,11 +294,10 @@ class Function:
             seen.add(id(var))
         self.copy_update = [_may_alias(v) for v in outputs[n_outputs:]]
         self._out_dtypes = [np.dtype(v.dtype) for v in outputs]
-        self._specs = [
-            (np.dtype(t.dtype), t.ndim if all(s is None for s in t.shape) else -1)
-            for t in self.input_types
-        ]
-        self._fast = self.kernel if mode == "numba" else None
+        self._call = self._build_fast_call() if mode == "numba" else self._slow_call_kw
+
+    def _slow_call_kw(self, *args, **kwargs):
+        return self._slow_call(args, kwargs)
 
     # --- the call path ------------------------------------------------------------------------
     def _describe_input(self, pos: int) -> str:
@@ -342,33 +340,10 @@ class Function:
         return values
 
     def __call__(self, *args, **kwargs):
-        fast = self._fast
-        if fast is not None and not kwargs and len(args) == self.n_inputs:
-            # the hot path: precomputed checks, one dispatch into the kernel
-            if self.trust_input:
-                kargs = list(args)
-            else:
-                kargs = []
-                append = kargs.append
-                for pos, value in enumerate(args):
-                    dtype, ndim = self._specs[pos]
-                    if type(value) is np.ndarray and value.dtype is dtype and value.ndim == ndim:
-                        append(value[()] if ndim == 0 else value)
-                    elif ndim == 0 and type(value) is float and dtype is _FLOAT64:
-                        append(value)
-                    else:
-                        value = self._filter(pos, value)
-                        append(value[()] if value.ndim == 0 else value)
-            for shared in self.shared_read:
-                value = shared.container[0]
-                kargs.append(value[()] if value.ndim == 0 else value)
-            try:
-                results = fast.dispatcher(*kargs, *fast.const_values)
-            except Exception as exc:
-                values = self.bind(args, kwargs)
-                values.extend(s.container[0] for s in self.shared_read)
-                raise self._explain_failure(values, exc) from None
-            return self._finish(results)
+        return self._call(*args, **kwargs)
+
+    def _slow_call(self, args, kwargs):
+        """Bind keywords and defaults, check every input, run, commit."""
         values = self.bind(args, kwargs)
         values.extend(s.container[0] for s in self.shared_read)
         try:
@@ -376,6 +351,79 @@ class Function:
         except Exception as exc:
             raise self._explain_failure(values, exc) from None
         return self._finish([np.asarray(r) for r in results])
+
+    def _failure(self, args, exc):
+        values = self.bind(args, {})
+        values.extend(s.container[0] for s in self.shared_read)
+        return self._explain_failure(values, exc)
+
+    def _build_fast_call(self):
+        """Generate the positional call path for the numba kernel: checks specialised to each
+        input's dtype and rank, scalars passed unboxed, outputs wrapped, updates committed.
+        Anything unusual (keywords, defaults, other types) takes the complete slow path."""
+        kernel = self.kernel
+        env = {"np": np, "ndarray": np.ndarray, "kernel": kernel.dispatcher, "slow": self._slow_call,
+               "filt": self._filter, "failure": self._failure, "asarray": np.asarray}
+        lines = ["def call(*args, **kwargs):",
+                 f"    if kwargs or len(args) != {self.n_inputs}:",
+                 "        return slow(args, kwargs)"]
+        names = [f"a{i}" for i in range(self.n_inputs)]
+        if names:
+            lines.append(f"    {', '.join(names)}, = args")
+        for pos, name in enumerate(names):
+            ttype = self.input_types[pos]
+            env[f"D{pos}"] = np.dtype(ttype.dtype)
+            scalar = ttype.ndim == 0
+            if self.trust_input:
+                if scalar:
+                    lines.append(f"    if type({name}) is ndarray: {name} = {name}[()]")
+                continue
+            exact = f"type({name}) is ndarray and {name}.dtype is D{pos} and {name}.ndim == {ttype.ndim}"
+            if any(d is not None for d in ttype.shape):
+                exact += f" and {name}.shape == {ttype.shape!r}"
+            if scalar:
+                lines.append(f"    if {exact}:")
+                lines.append(f"        {name} = {name}[()]")
+                if ttype.dtype == "float64":
+                    lines.append(f"    elif type({name}) is not float:")
+                else:
+                    lines.append("    else:")
+                lines.append(f"        {name} = filt({pos}, {name})[()]")
+            else:
+                lines.append(f"    if not ({exact}):")
+                lines.append(f"        {name} = filt({pos}, {name})")
+        call_args = list(names)
+        for i, shared in enumerate(self.shared_read):
+            env[f"S{i}"] = shared.container
+            call_args.append(f"S{i}[0][()]" if shared.ndim == 0 else f"S{i}[0]")
+        for i, value in enumerate(kernel.const_values):
+            env[f"K{i}"] = value
+            call_args.append(f"K{i}")
+        lines.append("    try:")
+        lines.append(f"        r = kernel({', '.join(call_args)})")
+        lines.append("    except Exception as exc:")
+        lines.append("        raise failure(args, exc) from None")
+        n = self.n_outputs
+        results = []
+        for i, var in enumerate(self.fgraph.outputs):
+            env[f"O{i}"] = np.dtype(var.dtype)
+            if var.ndim == 0:
+                lines.append(f"    r{i} = asarray(r[{i}], O{i})")
+            elif (i < n and self.copy_output[i]) or (i >= n and self.copy_update[i - n]):
+                lines.append(f"    r{i} = r[{i}].copy()")
+            else:
+                lines.append(f"    r{i} = r[{i}]")
+            results.append(f"r{i}")
+        for i, shared in enumerate(self.updated):
+            env[f"U{i}"] = shared.container
+            lines.append(f"    U{i}[0] = r{n + i}")
+        if self.single:
+            lines.append(f"    return {results[0]}")
+        else:
+            lines.append(f"    return [{', '.join(results[:n])}]")
+        namespace = dict(env)
+        exec(compile("\n".join(lines) + "\n", f"<symnet call path of {self.name}>", "exec"), namespace)
+        return namespace["call"]
 
     def _explain_failure(self, values, exc: Exception) -> Exception:
         """The compiled kernel raised: rerun the graph as built on the reference backend, whose
@@ -389,7 +437,7 @@ class Function:
         try:
             self._reference_run(values)
         except Exception as reference_exc:
-            return reference_exc
+            return reference_exc.with_traceback(None)  # no frames from inside symnet
         return exc
 
     def _finish(self, results):
