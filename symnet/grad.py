@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from symnet.config import SymnetWarning
 from symnet.graph import Variable, as_variable_list, toposort
 
 
@@ -133,7 +134,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
                     message + " (pass disconnected_inputs='ignore' to get zeros)"
                 )
             if disconnected_inputs == "warn":
-                warnings.warn(message, stacklevel=2)
+                warnings.warn(message, SymnetWarning, stacklevel=2)
             g = T.zeros_like(w) if _is_float(w) else T.zeros_like(w, dtype="float64")
         results.append(g)
     return results[0] if single else results
@@ -149,7 +150,7 @@ def _describe(var: Variable) -> str:
     from symnet.printing import pp
 
     kind = "shared variable" if var.owner is None and hasattr(var, "get_value") else "variable"
-    return f"{kind} {pp(var)!r} ({var.type.short()})"
+    return f"{kind} {pp(var, max_length=80)!r} ({var.type.short()})"
 
 
 def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):

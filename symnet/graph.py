@@ -241,7 +241,7 @@ class Variable:
         from symnet.printing import pp
 
         try:
-            text = pp(self)
+            text = pp(self, max_length=200)
         except Exception:  # never let repr fail
             text = self.name or f"<{self.type.short()}>"
         if len(text) > 200:
@@ -556,6 +556,52 @@ class Variable:
         self.__dict__.update(state)
         self.id = next(_ids)
 
+    def __reduce_ex__(self, protocol):
+        if self.owner is None:
+            return super().__reduce_ex__(protocol)
+        # A computed variable travels as its whole graph, flattened in topological order:
+        # pickling (and copy.deepcopy) never recurses once per node, so deep graphs pickle.
+        return (_unflatten_graph, _flatten_graph(self))
+
+
+def _flatten_graph(var: Variable) -> tuple[list, tuple[int, int]]:
+    """(nodes, root) for pickling: each node is (op, inputs, outputs), an input being an
+    ownerless variable (pickled as itself, so shared by every graph that uses it) or the
+    (node position, output index) of an earlier node; outputs are (class, state) pairs."""
+    order = toposort([var])
+    position = {id(node): k for k, node in enumerate(order)}
+    nodes = []
+    for node in order:
+        inputs = [inp if inp.owner is None else (position[id(inp.owner)], inp.index)
+                  for inp in node.inputs]
+        outputs = []
+        for out in node.outputs:
+            state = out.__getstate__()
+            del state["owner"], state["index"]
+            outputs.append((type(out), state))
+        nodes.append((node.op, inputs, outputs))
+    return nodes, (position[id(var.owner)], var.index)
+
+
+def _unflatten_graph(nodes: list, root: tuple[int, int]) -> Variable:
+    """Rebuild the graph :func:`_flatten_graph` described and return its root variable."""
+    built: list[Apply] = []
+    for op, inputs, outputs in nodes:
+        ins = [inp if isinstance(inp, Variable) else built[inp[0]].outputs[inp[1]]
+               for inp in inputs]
+        outs = []
+        for cls, state in outputs:
+            out = cls.__new__(cls)
+            out.__setstate__(dict(state))
+            outs.append(out)
+        built.append(Apply(op, ins, outs))
+    node, index = root
+    return built[node].outputs[index]
+
+
+def _owner_of(var: Variable) -> Apply:
+    return var.owner
+
 
 class Constant(Variable):
     """A variable with a fixed value. Its data is read-only."""
@@ -637,11 +683,9 @@ class Apply:
     def __repr__(self):
         return f"Apply({self.op}, {len(self.inputs)} inputs)"
 
-    def __getstate__(self):
-        return (self.op, self.inputs, self.outputs)
-
-    def __setstate__(self, state):
-        self.op, self.inputs, self.outputs = state
+    def __reduce__(self):
+        # through an output, whose graph pickles flat (see Variable.__reduce_ex__)
+        return (_owner_of, (self.outputs[0],))
 
 
 class Op:

@@ -15,7 +15,7 @@ def _constant_text(data: np.ndarray) -> str:
         if isinstance(value, float):
             if np.isfinite(value) and value == int(value) and abs(value) < 1e16:
                 return str(int(value))
-            return repr(value)
+            return str(data[()])  # shortest text that round-trips in the constant's dtype
         return str(value)
     if data.size <= 8:
         return np.array2string(data, separator=", ").replace("\n", "")
@@ -32,6 +32,17 @@ def _leaf_text(var: Variable) -> str:
     return f"<{var.type.short()}>"
 
 
+def _is_anonymous_constant(var: Variable) -> bool:
+    return isinstance(var, Constant) and var.name is None
+
+
+def _strip_leading_ones(data: np.ndarray) -> np.ndarray:
+    lead = 0
+    while lead < data.ndim and data.shape[lead] == 1:
+        lead += 1
+    return data.reshape(data.shape[lead:])
+
+
 def _is_rank_padding(node) -> bool:
     """The broadcast dimshuffle Elemwise inserts to align ranks: ('x', ..., 0, 1, ...)."""
     from symnet.ops.shape import DimShuffle
@@ -43,7 +54,7 @@ def _is_rank_padding(node) -> bool:
     return order == ("x",) * n_new + tuple(range(node.inputs[0].ndim))
 
 
-def pp(var) -> str:
+def pp(var, max_length: int | None = None) -> str:
     """One-line text of an expression: infix operators fully parenthesised, functions as
     ``name(args)``, constants as their value, named variables by name.
 
@@ -55,11 +66,14 @@ def pp(var) -> str:
     '((x + y) * w)'
     >>> pp(1 / (1 + T.exp(-x)))
     '(1 / (1 + exp(-x)))'
+
+    ``max_length`` truncates every sub-expression's text (with '...'), which keeps the cost
+    linear in the graph size for graphs that reuse variables many times.
     """
     if hasattr(var, "maker") or hasattr(var, "fgraph"):
         return "\n".join(pp(o) for o in var.fgraph.outputs)
     if isinstance(var, (list, tuple)):
-        return "[" + ", ".join(pp(v) for v in var) + "]"
+        return "[" + ", ".join(pp(v, max_length) for v in var) + "]"
     if not isinstance(var, Variable):
         raise TypeError(f"pp expects a symbolic variable, got {type(var).__name__}")
     texts: dict[int, str] = {}
@@ -69,12 +83,23 @@ def pp(var) -> str:
             return texts[id(v)]
         return _leaf_text(v)
 
+    from symnet.ops.elemwise import Elemwise
+
     for node in toposort([var]):
-        args = [text(i) for i in node.inputs]
-        named = node.outputs
         op = node.op
+        if isinstance(op, Elemwise):
+            # Elemwise pads constants to the output's rank with leading length-1 axes; they
+            # broadcast the same without them, so `x + 1` prints as written, not `x + [[1.]]`
+            args = [_constant_text(_strip_leading_ones(i.data)) if _is_anonymous_constant(i)
+                    else text(i) for i in node.inputs]
+        else:
+            args = [text(i) for i in node.inputs]
+        named = node.outputs
         if _is_rank_padding(node):
             body = args[0]
+        elif hasattr(op, "pp_text"):
+            # ops with their own syntax, e.g. indexing: x[1:3]
+            body = op.pp_text(args)
         else:
             infix = getattr(op, "infix", None)
             if infix and len(args) == 2:
@@ -84,6 +109,8 @@ def pp(var) -> str:
             else:
                 extra = op.pp_args()
                 body = f"{op.name_for_pp()}({', '.join(args + extra)})"
+        if max_length is not None and len(body) > max_length:
+            body = body[: max_length - 3] + "..."
         for i, out in enumerate(named):
             if out.name is not None and out is not var:
                 texts[id(out)] = out.name

@@ -12,9 +12,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
+import numba.extending
 import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
+from symnet.ops.kernel import kernel
 
 # --- dtype rules -------------------------------------------------------------------------------
 
@@ -94,6 +97,12 @@ def _zero_grad(xs, gz):
     return [None] * len(xs)
 
 
+def _piecewise_constant_grad(xs, gz):
+    """floor, round, sign...: the gradient is 0 wherever it exists (as in Theano), so a cost
+    built through them gets zeros rather than a disconnected-input error."""
+    return [_T().zeros_like(x) for x in xs]
+
+
 def _T():
     """symnet.tensor, imported when a gradient is built (tensor imports this module)."""
     from symnet import tensor
@@ -123,14 +132,17 @@ def _switch_np(c, a, b):
     return np.where(c, a, b)
 
 
-def _sigmoid_template(in_dtypes, out_dtype):
-    one = "np.float32(1.0)" if out_dtype == "float32" else "1.0"
-    return f"({one} / ({one} + np.exp(-{{0}})))"
+def _vmath_template(name: str) -> Callable:
+    """Template calling ``vmath.<name>``, the vectorizable float32/float64 version of a float
+    function (libm calls would keep fused loops scalar); other inputs are cast to the result
+    dtype first."""
 
+    def template(in_dtypes, out_dtype):
+        if in_dtypes[0] == out_dtype:
+            return f"vmath.{name}({{0}})"
+        return f"vmath.{name}(np.{out_dtype}({{0}}))"
 
-def _softplus_template(in_dtypes, out_dtype):
-    zero = "np.float32(0.0)" if out_dtype == "float32" else "0.0"
-    return f"(np.log1p(np.exp(-abs({{0}}))) + max({{0}}, {zero}))"
+    return template
 
 
 def _invert_template(in_dtypes, out_dtype):
@@ -152,8 +164,8 @@ MUL = ScalarRule("mul", np.multiply, "({0} * {1})", grad=lambda xs, gz: [gz * xs
 TRUE_DIV = ScalarRule("true_div", np.true_divide, _true_div_template,
                       grad=lambda xs, gz: [gz / xs[1], -gz * xs[0] / (xs[1] * xs[1])],
                       nin=2, infix="/")
-FLOOR_DIV = ScalarRule("floor_div", np.floor_divide, "({0} // {1})", grad=_zero_grad, nin=2,
-                       infix="//")
+FLOOR_DIV = ScalarRule("floor_div", np.floor_divide, "({0} // {1})",
+                       grad=_piecewise_constant_grad, nin=2, infix="//")
 MOD = ScalarRule("mod", np.mod, "({0} % {1})",
                  grad=lambda xs, gz: [gz, -gz * _T().floor_div(xs[0], xs[1])], nin=2, infix="%")
 POW = ScalarRule(
@@ -182,20 +194,21 @@ MINIMUM = ScalarRule(
 NEG = ScalarRule("neg", np.negative, "(-{0})", grad=lambda xs, gz: [-gz], infix="-")
 ABS = ScalarRule("abs", np.abs, "abs({0})", grad=lambda xs, gz: [gz * _T().sign(xs[0])],
                  pp_name="abs")
-SIGN = ScalarRule("sign", np.sign, "np.sign({0})", grad=_zero_grad)
-EXP = ScalarRule("exp", np.exp, "np.exp({0})", grad=lambda xs, gz: [gz * _T().exp(xs[0])],
-                 dtype=float_dtype)
+SIGN = ScalarRule("sign", np.sign, "np.sign({0})", grad=_piecewise_constant_grad)
+EXP = ScalarRule("exp", np.exp, _vmath_template("exp"),
+                 grad=lambda xs, gz: [gz * _T().exp(xs[0])], dtype=float_dtype)
 EXP2 = ScalarRule("exp2", np.exp2, "np.exp2({0})",
                   grad=lambda xs, gz: [gz * _T().exp2(xs[0]) * np.log(2.0)], dtype=float_dtype)
-EXPM1 = ScalarRule("expm1", np.expm1, "np.expm1({0})",
+EXPM1 = ScalarRule("expm1", np.expm1, _vmath_template("expm1"),
                    grad=lambda xs, gz: [gz * _T().exp(xs[0])], dtype=float_dtype)
-LOG = ScalarRule("log", np.log, "np.log({0})", grad=lambda xs, gz: [gz / xs[0]], dtype=float_dtype)
+LOG = ScalarRule("log", np.log, _vmath_template("log"), grad=lambda xs, gz: [gz / xs[0]],
+                 dtype=float_dtype)
 LOG2 = ScalarRule("log2", np.log2, "np.log2({0})",
                   grad=lambda xs, gz: [gz / (xs[0] * np.log(2.0))], dtype=float_dtype)
 LOG10 = ScalarRule("log10", np.log10, "np.log10({0})",
                    grad=lambda xs, gz: [gz / (xs[0] * np.log(10.0))], dtype=float_dtype)
-LOG1P = ScalarRule("log1p", np.log1p, "np.log1p({0})", grad=lambda xs, gz: [gz / (1 + xs[0])],
-                   dtype=float_dtype)
+LOG1P = ScalarRule("log1p", np.log1p, _vmath_template("log1p"),
+                   grad=lambda xs, gz: [gz / (1 + xs[0])], dtype=float_dtype)
 SQRT = ScalarRule("sqrt", np.sqrt, "np.sqrt({0})",
                   grad=lambda xs, gz: [gz * 0.5 / _T().sqrt(xs[0])], dtype=float_dtype)
 SQR = ScalarRule("sqr", _sqr_np, "({0} * {0})", grad=lambda xs, gz: [gz * 2 * xs[0]])
@@ -215,19 +228,21 @@ SINH = ScalarRule("sinh", np.sinh, "np.sinh({0})", grad=lambda xs, gz: [gz * _T(
                   dtype=float_dtype)
 COSH = ScalarRule("cosh", np.cosh, "np.cosh({0})", grad=lambda xs, gz: [gz * _T().sinh(xs[0])],
                   dtype=float_dtype)
-TANH = ScalarRule("tanh", np.tanh, "np.tanh({0})",
+TANH = ScalarRule("tanh", np.tanh, _vmath_template("tanh"),
                   grad=lambda xs, gz: [gz * (1 - _T().sqr(_T().tanh(xs[0])))], dtype=float_dtype)
 SIGMOID = ScalarRule(
-    "sigmoid", _sigmoid_np, _sigmoid_template,
+    "sigmoid", _sigmoid_np, _vmath_template("sigmoid"),
     grad=lambda xs, gz: [gz * _T().sigmoid(xs[0]) * (1 - _T().sigmoid(xs[0]))],
     dtype=float_dtype,
 )
-SOFTPLUS = ScalarRule("softplus", _softplus_np, _softplus_template,
+SOFTPLUS = ScalarRule("softplus", _softplus_np, _vmath_template("softplus"),
                       grad=lambda xs, gz: [gz * _T().sigmoid(xs[0])], dtype=float_dtype)
-FLOOR = ScalarRule("floor", np.floor, "np.floor({0})", grad=_zero_grad, dtype=float_dtype)
-CEIL = ScalarRule("ceil", np.ceil, "np.ceil({0})", grad=_zero_grad, dtype=float_dtype)
-ROUND = ScalarRule("round", np.rint, "np.rint({0})", grad=_zero_grad, dtype=float_dtype,
-                   pp_name="round_")
+FLOOR = ScalarRule("floor", np.floor, "np.floor({0})", grad=_piecewise_constant_grad,
+                   dtype=float_dtype)
+CEIL = ScalarRule("ceil", np.ceil, "np.ceil({0})", grad=_piecewise_constant_grad,
+                  dtype=float_dtype)
+ROUND = ScalarRule("round", np.rint, "np.rint({0})", grad=_piecewise_constant_grad,
+                   dtype=float_dtype, pp_name="round_")
 
 EQ = ScalarRule("eq", np.equal, "({0} == {1})", grad=_zero_grad, nin=2, dtype=bool_dtype,
                 commutative=True)
@@ -296,8 +311,9 @@ def cast_rule(dtype: str) -> ScalarRule:
 # --- the op ------------------------------------------------------------------------------------
 
 
-def broadcast_static_shapes(shapes: list[tuple], opname: str, pps: list[str] | None = None) -> tuple:
-    """NumPy broadcasting of static shapes (None = unknown); raises ValueError on a clash."""
+def broadcast_static_shapes(shapes: list[tuple], opname: str, inputs=None) -> tuple:
+    """NumPy broadcasting of static shapes (None = unknown); raises ValueError on a clash,
+    naming ``inputs`` (variables) when given."""
     ndim = max((len(s) for s in shapes), default=0)
     padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
     out = []
@@ -305,9 +321,8 @@ def broadcast_static_shapes(shapes: list[tuple], opname: str, pps: list[str] | N
         dims = [s[axis] for s in padded]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
-            what = ", ".join(
-                f"{p} with shape {s}" for p, s in zip(pps or [f"input {i}" for i in range(len(shapes))], shapes)
-            )
+            labels = [_short_pp(x) for x in inputs] if inputs else [f"input {i}" for i in range(len(shapes))]
+            what = ", ".join(f"{p} with shape {s}" for p, s in zip(labels, shapes))
             raise ValueError(f"{opname}: shapes cannot broadcast on axis {axis}: {what}")
         if known:
             out.append(known.pop())
@@ -336,8 +351,7 @@ class Elemwise(Op):
             out_dtype = rule.out_dtype(dtypes)
         except TypeError as exc:
             raise TypeError(f"{rule.name}: unsupported input dtypes {dtypes}: {exc}") from None
-        shape = broadcast_static_shapes([x.type.shape for x in inputs], rule.name,
-                                        [_short_pp(x) for x in inputs])
+        shape = broadcast_static_shapes([x.type.shape for x in inputs], rule.name, inputs)
         # Every input gets the output's rank (left-padded with broadcast axes), as in Theano,
         # so fused loops index all operands with the same loop variables.
         inputs = [_pad_rank(x, len(shape)) for x in inputs]
@@ -362,6 +376,12 @@ class Elemwise(Op):
                 result.append(g)
         return result
 
+    def numba_lines(self, node, names, outs):
+        """An unfused node (fusion switched off) is a one-step fused loop."""
+        step = (self.rule, tuple(("in", k) for k in range(len(node.inputs))), node.outputs[0].dtype)
+        fused = FusedElemwise(len(node.inputs), (step,), (0,))
+        return fused_loop_source(fused, node, names, outs)
+
     def name_for_pp(self):
         return self.rule.pp_name or self.rule.name
 
@@ -380,10 +400,9 @@ def _short_pp(x: Variable) -> str:
     from symnet.printing import pp
 
     try:
-        text = pp(x)
+        return pp(x, max_length=60)
     except Exception:
-        text = x.name or "?"
-    return text if len(text) <= 60 else text[:57] + "..."
+        return x.name or "?"
 
 
 def _pad_rank(x: Variable, ndim: int) -> Variable:
@@ -527,13 +546,50 @@ def _step_expr(fused: FusedElemwise, j: int, operand_source, input_dtypes) -> st
     return expr
 
 
+def is_c_layout(a) -> bool:
+    """True when ``a`` is C-contiguous; in compiled code a constant of ``a``'s Numba type."""
+    return bool(a.flags.c_contiguous)
+
+
+def flat_view(a):
+    """``a`` as a 1-d array; a view when ``a`` is C-contiguous."""
+    return a.reshape(-1)
+
+
+@numba.extending.overload(is_c_layout, inline="always")
+def _is_c_layout_numba(a):
+    # Only arrays typed with layout 'C' may be reshaped without a copy in Numba (typing is
+    # static: a non-contiguous input, a transpose or a broadcast view is typed 'A' or 'F',
+    # even if one particular value happens to be contiguous), so those take the strided loop.
+    if a.layout == "C":
+        return lambda a: True
+    return lambda a: False
+
+
+@numba.extending.overload(flat_view, inline="always")
+def _flat_view_numba(a):
+    if a.layout == "C":
+        return lambda a: a.reshape(-1)
+    return lambda a: a.ravel()  # typed for completeness; is_c_layout keeps it unused
+
+
+@kernel
+def broadcast_dim(current, length):
+    """One step of NumPy's broadcasting of a dimension (1 stretches; other lengths must agree)."""
+    if length == 1:
+        return current
+    if current != 1 and current != length:
+        raise ValueError("fused elemwise: input shapes cannot broadcast")
+    return length
+
+
 def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
     """Source lines computing a fused node: shape checks, output allocation, then one loop
-    (a flat one when every input already has the loop shape and is C-contiguous)."""
+    (a flat one when every input already has the loop shape and is C-contiguous, else nested
+    loops where broadcast axes have stride 0). Every name is assigned once, which keeps
+    Numba's SSA and type inference linear in the size of the loop body."""
     dtypes = tuple(x.dtype for x in node.inputs)
     ndim = node.outputs[0].ndim
-    opname = "fused elemwise (" + ", ".join(s[0].name for s in fused.program[:6]) + (
-        ", ..." if len(fused.program) > 6 else "") + ")"
     lines = []
     uid = outs[0]
     if ndim == 0:
@@ -550,46 +606,50 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
         return lines
 
     # loop shape: NumPy broadcasting over every input, checked before the loop
+    dims = []
     for d in range(ndim):
-        lines.append(f"{uid}_n{d} = 1")
+        current = "1"
         for k, name in enumerate(names):
-            lines.append(f"if {name}.shape[{d}] != 1:")
-            lines.append(f"    if {uid}_n{d} != 1 and {uid}_n{d} != {name}.shape[{d}]:")
-            lines.append(f"        raise ValueError(\"{opname}: input shapes cannot broadcast\")")
-            lines.append(f"    {uid}_n{d} = {name}.shape[{d}]")
-    loop_shape = "(" + "".join(f"{uid}_n{d}, " for d in range(ndim)) + ")"
+            lines.append(f"{uid}_n{d}_{k} = elemwise.broadcast_dim({current}, {name}.shape[{d}])")
+            current = f"{uid}_n{d}_{k}"
+        dims.append(current)
+    loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     # each output's own shape: the broadcast of the inputs it depends on
     for out, j, var in zip(outs, fused.outputs, node.outputs):
         deps = fused.input_deps(j)
         if len(deps) == len(names):
             shape = loop_shape
         else:
-            dims = []
+            out_dims = []
             for d in range(ndim):
                 terms = [f"{names[k]}.shape[{d}]" for k in deps]
-                dims.append(f"max({', '.join(terms)}, 1) if min({', '.join(terms)}, 1) != 0 else 0"
-                            if len(terms) > 1 else (terms[0] if terms else "1"))
-            shape = "(" + "".join(f"{d}, " for d in dims) + ")" if dims else "()"
+                if not terms:
+                    out_dims.append("1")
+                elif len(terms) == 1:
+                    out_dims.append(terms[0])
+                else:
+                    joined = ", ".join(terms)
+                    out_dims.append(f"(max({joined}) if min({joined}) != 0 else 0)")
+            shape = "(" + "".join(f"{d}, " for d in out_dims) + ")"
         lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
     # fast path: everything contiguous with the full loop shape
     full = " and ".join(
         [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
         + [f"{out}.shape == {loop_shape}" for out in outs]
-    ) or "True"
+    )
     lines.append(f"if {full}:")
-    flat = {name: f"{uid}_f{k}" for k, name in enumerate(names)}
     for k, name in enumerate(names):
-        lines.append(f"    {uid}_f{k} = {name}.reshape(-1)")
+        # a no-op view for arrays Numba types as C-contiguous; the branch is only taken for
+        # contiguous data, but arrays typed 'A' need the call to type-check
+        lines.append(f"    {uid}_f{k} = np.ascontiguousarray({name}).reshape(-1)")
     for m, out in enumerate(outs):
         lines.append(f"    {uid}_o{m} = {out}.reshape(-1)")
     lines.append(f"    for {uid}_i in range({uid}_o0.size):")
-    for k, name in enumerate(names):
-        lines.append(f"        {uid}_x{k} = {flat[name]}[{uid}_i]")
+    for k in range(len(names)):
+        lines.append(f"        {uid}_x{k} = {uid}_f{k}[{uid}_i]")
 
     def flat_operand(kind, ref):
-        if kind == "in":
-            return f"{uid}_x{ref}"
-        return f"{uid}_v{ref}"
+        return f"{uid}_x{ref}" if kind == "in" else f"{uid}_v{ref}"
 
     for j in range(len(fused.program)):
         lines.append(f"        {uid}_v{j} = {_step_expr(fused, j, flat_operand, dtypes)}")
@@ -605,21 +665,18 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
             lines.append(f"    {uid}_c{m}_{d} = 1 if {out}.shape[{d}] != 1 else 0")
     indent = "    "
     for d in range(ndim):
-        lines.append(f"{indent}for {uid}_i{d} in range({uid}_n{d}):")
+        lines.append(f"{indent}for {uid}_i{d} in range({dims[d]}):")
         indent += "    "
-
     for k, name in enumerate(names):
         index = ", ".join(f"{uid}_i{d} * {uid}_b{k}_{d}" for d in range(ndim))
-        lines.append(f"{indent}{uid}_x{k} = {name}[{index}]")
+        lines.append(f"{indent}{uid}_y{k} = {name}[{index}]")
 
     def strided_operand(kind, ref):
-        if kind == "in":
-            return f"{uid}_x{ref}"
-        return f"{uid}_v{ref}"
+        return f"{uid}_y{ref}" if kind == "in" else f"{uid}_w{ref}"
 
     for j in range(len(fused.program)):
-        lines.append(f"{indent}{uid}_v{j} = {_step_expr(fused, j, strided_operand, dtypes)}")
+        lines.append(f"{indent}{uid}_w{j} = {_step_expr(fused, j, strided_operand, dtypes)}")
     for m, (out, j) in enumerate(zip(outs, fused.outputs)):
         index = ", ".join(f"{uid}_i{d} * {uid}_c{m}_{d}" for d in range(ndim))
-        lines.append(f"{indent}{out}[{index}] = {uid}_v{j}")
+        lines.append(f"{indent}{out}[{index}] = {uid}_w{j}")
     return lines

@@ -15,7 +15,7 @@ def node_error(node, values, exc: Exception) -> Exception:
 
     parts = []
     for var, value in zip(node.inputs, values):
-        text = pp(var)
+        text = pp(var, max_length=60)
         if len(text) > 60:
             text = text[:57] + "..."
         arr = np.asarray(value)

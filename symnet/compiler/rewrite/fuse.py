@@ -1,8 +1,11 @@
-"""Pass fuse_elemwise: collapse connected elementwise subgraphs into one FusedElemwise node.
+"""Pass fuse_elemwise: collapse elementwise subgraphs into FusedElemwise nodes, one loop each.
 
-Growing a group backwards from a consumer, a producer joins only when every client of its
-output is already in the group, so no value leaves a group except through its root, and no
-cycle through an outside node can form. Size-1 constants are inlined as literals.
+Nodes are visited in topological order. An elementwise node joins the group of one of its
+elementwise producers when every other value it reads is either made by that group or made
+*before the group's first member*. Then every group can run at its first member's place in
+the order, reading only values that exist there, so the fused graph has no cycle; and a
+group may export several values (a forward activation that the backward pass reads, say).
+Size-1 constants are inlined as literals.
 """
 
 from __future__ import annotations
@@ -14,30 +17,12 @@ from symnet.graph import Constant
 from symnet.ops.elemwise import Elemwise, FusedElemwise
 
 
-def _group_from(fgraph, root, grouped: set) -> list:
-    members = {root}
-    candidates = [root]
-    changed = True
-    while changed:
-        changed = False
-        for node in list(candidates):
-            for inp in node.inputs:
-                producer = inp.owner
-                if (producer is None or producer in members or producer in grouped
-                        or not isinstance(producer.op, Elemwise) or producer not in fgraph.nodes):
-                    continue
-                clients = fgraph.clients.get(inp, [])
-                if clients and all(c != "output" and c in members for c, _ in clients):
-                    members.add(producer)
-                    candidates.append(producer)
-                    changed = True
-        candidates = [n for n in candidates if n in members]
-    return list(members)
-
-
-def _build_fused(members_in_order: list, root):
-    inputs, input_index, step_index, program = [], {}, {}, []
-    for node in members_in_order:
+def _build_fused(fgraph, members: list):
+    """The FusedElemwise op and its inputs for ``members`` (in topological order), and the
+    member outputs it exports (read outside the group or outputs of the graph)."""
+    member_set = set(members)
+    inputs, input_index, step_index, program, exported = [], {}, {}, [], []
+    for node in members:
         operands = []
         for inp in node.inputs:
             if inp.owner is not None and inp.owner in step_index:
@@ -50,9 +35,12 @@ def _build_fused(members_in_order: list, root):
                     inputs.append(inp)
                 operands.append(("in", input_index[id(inp)]))
         step_index[node] = len(program)
-        program.append((node.op.rule, tuple(operands), node.outputs[0].dtype))
-    op = FusedElemwise(len(inputs), tuple(program), (step_index[root],))
-    return op, inputs
+        out = node.outputs[0]
+        program.append((node.op.rule, tuple(operands), out.dtype))
+        if any(c == "output" or c not in member_set for c, _ in fgraph.clients.get(out, [])):
+            exported.append(node)
+    op = FusedElemwise(len(inputs), tuple(program), tuple(step_index[n] for n in exported))
+    return op, inputs, exported
 
 
 @global_pass("fuse_elemwise")
@@ -61,17 +49,38 @@ def fuse_elemwise_pass(fgraph, exclude=()):
     fired = Counter()
     order = fgraph.toposort()
     position = {node: i for i, node in enumerate(order)}
-    grouped: set = set()
-    replacements = []
-    for node in reversed(order):
-        if node in grouped or not isinstance(node.op, Elemwise):
+    group_of: dict = {}
+    groups: list[list] = []
+    starts: list[int] = []
+
+    def available(var, g: int) -> bool:
+        owner = var.owner
+        return owner is None or group_of.get(owner) == g or position[owner] < starts[g]
+
+    for node in order:
+        if not isinstance(node.op, Elemwise):
             continue
-        members = _group_from(fgraph, node, grouped)
-        grouped.update(members)
-        members.sort(key=position.__getitem__)
-        op, inputs = _build_fused(members, node)
-        new = op.make_node(*inputs).outputs[0]
-        replacements.append((node.outputs[0], new))
+        chosen = None
+        ndim = node.outputs[0].ndim
+        for inp in node.inputs:
+            g = group_of.get(inp.owner) if inp.owner is not None else None
+            if g is None or inp.ndim != ndim:
+                continue
+            if all(available(x, g) for x in node.inputs):
+                chosen = g
+                break
+        if chosen is None:
+            chosen = len(groups)
+            groups.append([])
+            starts.append(position[node])
+        group_of[node] = chosen
+        groups[chosen].append(node)
+
+    replacements = []
+    for members in groups:
+        op, inputs, exported = _build_fused(fgraph, members)
+        new_outputs = op.make_node(*inputs).outputs
+        replacements.extend((node.outputs[0], new) for node, new in zip(exported, new_outputs))
         fired["fuse_elemwise"] += 1
     for old, new in replacements:
         fgraph.replace(old, new, reason="fuse_elemwise")
