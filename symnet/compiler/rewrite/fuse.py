@@ -5,6 +5,8 @@ elementwise producers when every other value it reads is either made by that gro
 *before the group's first member*. Then every group can run at its first member's place in
 the order, reading only values that exist there, so the fused graph has no cycle; and a
 group may export several values (a forward activation that the backward pass reads, say).
+An earlier group whose values are read only by the chosen group (or by nodes placed after the
+chosen group's start) is merged into it, which joins the two branches of ``f(x) + g(x)``.
 Size-1 constants are inlined as literals.
 """
 
@@ -43,6 +45,21 @@ def _build_fused(fgraph, members: list):
     return op, inputs, exported
 
 
+def _mergeable(fgraph, members, target: int, target_start: int, group_of, position) -> bool:
+    """Can an earlier group run at ``target``'s start instead? Only if nothing outside the two
+    groups reads its values before that point."""
+    for member in members:
+        for client, _ in fgraph.clients.get(member.outputs[0], ()):
+            if client == "output":
+                continue
+            g = group_of.get(client)
+            if g == target or g == group_of[member]:
+                continue
+            if position[client] <= target_start:
+                return False
+    return True
+
+
 @global_pass("fuse_elemwise")
 def fuse_elemwise_pass(fgraph, exclude=()):
     """Every elementwise node ends up in exactly one fused loop."""
@@ -75,9 +92,20 @@ def fuse_elemwise_pass(fgraph, exclude=()):
             starts.append(position[node])
         group_of[node] = chosen
         groups[chosen].append(node)
+        for inp in node.inputs:
+            other = group_of.get(inp.owner) if inp.owner is not None else None
+            if other is not None and other != chosen and starts[other] < starts[chosen]:
+                if _mergeable(fgraph, groups[other], chosen, starts[chosen], group_of, position):
+                    for member in groups[other]:
+                        group_of[member] = chosen
+                    groups[chosen].extend(groups[other])
+                    groups[other] = []
 
     replacements = []
     for members in groups:
+        if not members:
+            continue
+        members.sort(key=position.__getitem__)
         op, inputs, exported = _build_fused(fgraph, members)
         new_outputs = op.make_node(*inputs).outputs
         replacements.extend((node.outputs[0], new) for node, new in zip(exported, new_outputs))

@@ -1,0 +1,160 @@
+"""The numba backend: fusion structure, generated source, the kernel cache across processes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import symnet as sn
+import symnet.tensor as T
+from symnet.compiler import cache
+from symnet.compiler.backends.numba import MissingNumbaImplementation
+from symnet.graph import Apply, Op, TensorType
+from symnet.ops.elemwise import FusedElemwise
+
+
+def fused_nodes(f):
+    return [n for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise)]
+
+
+def test_chain_of_five_elementwise_ops_is_one_fused_node():
+    x = T.dvector("x")
+    y = T.exp(T.sin(x) * 2.0 + 1.0) - T.tanh(x)
+    f = sn.function([x], y)
+    assert [type(n.op) for n in f.fgraph.toposort()] == [FusedElemwise]
+    v = np.linspace(-2, 2, 7)
+    np.testing.assert_allclose(f(v), np.exp(np.sin(v) * 2 + 1) - np.tanh(v), rtol=1e-13)
+
+
+def test_fused_group_exports_values_read_elsewhere():
+    x = T.dvector("x")
+    h = T.tanh(x) * 3.0
+    out = [T.sum(h), h + 1.0]
+    f = sn.function([x], out)
+    assert len(fused_nodes(f)) == 1
+    (node,) = fused_nodes(f)
+    assert len(node.outputs) == 2  # h leaves the loop for the sum, h + 1 for the output
+    v = np.arange(4.0)
+    total, plus = f(v)
+    np.testing.assert_allclose(total, np.sum(np.tanh(v) * 3))
+    np.testing.assert_allclose(plus, np.tanh(v) * 3 + 1)
+
+
+@pytest.mark.parametrize("shapes", [((3, 1), (1, 4)), ((3, 4), (4,)), ((1, 1), (2, 5)), ((0, 3), (1, 3))])
+def test_fused_loop_broadcasts_like_numpy(shapes):
+    a = T.dmatrix("a")
+    b = T.tensor("float64", shape=(None,) * len(shapes[1]), name="b")
+    f = sn.function([a, b], T.exp(a) * b + a)
+    rng = np.random.default_rng(0)
+    av, bv = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    np.testing.assert_allclose(f(av, bv), np.exp(av) * bv + av, rtol=1e-13)
+
+
+def test_non_contiguous_and_negative_stride_inputs():
+    a = T.dmatrix("a")
+    f = sn.function([a], T.sqr(a) + 1.0)
+    base = np.arange(24.0).reshape(4, 6)
+    for view in (base.T, base[::2, ::-3], base[:, 1:4]):
+        np.testing.assert_array_equal(f(view), view**2 + 1)
+
+
+def test_shape_mismatch_names_the_op_and_shapes():
+    a, b = T.dmatrices("a", "b")
+    f = sn.function([a, b], a * b + 1.0)
+    with pytest.raises(ValueError, match=r"\(3, ?2\).*\(3, ?4\)|shapes"):
+        f(np.ones((3, 2)), np.ones((3, 4)))
+
+
+def test_source_shows_the_kernel_module():
+    x = T.dvector("x")
+    f = sn.function([x], T.exp(x))
+    assert "def kernel(" in f.source
+    assert "@numba.njit" in f.source
+    text = sn.debugprint(f, source=True, file=open(os.devnull, "w"))
+    assert "def kernel(" in text
+
+
+class NoKernel(Op):
+    def make_node(self, x):
+        return Apply(self, [x], [TensorType(x.dtype, x.type.shape)()])
+
+    def perform(self, inputs):
+        return [inputs[0] + 1]
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+def test_op_without_numba_impl_is_a_compile_error():
+    x = T.dvector("x")
+    y = NoKernel()(x)
+    np.testing.assert_array_equal(sn.function([x], y, mode="python")(np.zeros(2)), [1, 1])
+    with pytest.raises(MissingNumbaImplementation, match="NoKernel"):
+        sn.function([x], y, mode="numba")
+
+
+def test_identical_graph_compiled_twice_reuses_the_kernel():
+    x = T.dvector("x")
+    f1 = sn.function([x], T.cos(x) * 3.5)
+    before = dict(cache.stats)
+    f2 = sn.function([x], T.cos(x) * 3.5)
+    assert cache.stats["hits_memory"] == before["hits_memory"] + 1
+    assert f1.kernel.dispatcher is f2.kernel.dispatcher
+
+
+def test_trust_input_gives_the_same_answer():
+    x, y = T.dscalars("x", "y")
+    f = sn.function([x, y], x * y + 1, trust_input=True)
+    assert float(f(2.0, 3.0)) == 7.0
+    assert float(f(np.array(2.0), np.array(3.0))) == 7.0
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, symnet as sn, symnet.tensor as T
+    from symnet.compiler import cache
+    x = T.dmatrix('x')
+    f = sn.function([x], T.tanh(x) * 2.5 + T.sqr(x) - 0.75)
+    v = np.linspace(-1, 1, 12).reshape(3, 4)
+    assert np.allclose(f(v), np.tanh(v) * 2.5 + v * v - 0.75)
+    stats = f.kernel.dispatcher.stats
+    print(cache.stats['writes'], cache.stats['hits_disk'], sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+    """
+)
+
+
+def run_script(cache_dir):
+    env = dict(os.environ, SYMNET_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    return [int(v) for v in out.stdout.split()]
+
+
+def test_second_process_loads_the_kernel_from_disk(tmp_path):
+    writes, _, _, misses = run_script(tmp_path)
+    assert writes == 1 and misses == 1
+    writes, hits_disk, numba_hits, misses = run_script(tmp_path)
+    assert (writes, hits_disk) == (0, 1)
+    assert numba_hits == 1 and misses == 0  # machine code came from Numba's cache
+
+
+def test_corrupt_cache_entry_is_rebuilt(tmp_path):
+    run_script(tmp_path)
+    (entry,) = list(tmp_path.rglob("k_*.py"))
+    entry.write_text("this is not python (")
+    writes, hits_disk, _, _ = run_script(tmp_path)
+    assert writes == 1 and hits_disk == 0
+    run_script(tmp_path)  # and it works again afterwards
+
+
+def test_clear_cache_empties_the_directory(tmp_path):
+    run_script(tmp_path)
+    assert list(tmp_path.rglob("k_*.py"))
+    with sn.config.override(cache_dir=str(tmp_path)):
+        sn.clear_cache()
+    assert not list(tmp_path.rglob("k_*.py"))
