@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from symnet.compiler.fgraph import FunctionGraph
-from symnet.config import config
+from symnet.config import SymnetWarning, config
 from symnet.graph import (
     Constant,
     SharedVariable,
@@ -123,8 +123,8 @@ def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="r
     5.0
     """
     mode = mode or config.mode
-    if mode not in ("numba", "python"):
-        raise ValueError(f"function: unknown mode {mode!r}; use 'numba' or 'python'")
+    if mode not in ("numba", "python", "nan_guard"):
+        raise ValueError(f"function: unknown mode {mode!r}; use 'numba', 'python' or 'nan_guard'")
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
     from symnet.tensor import as_tensor, cast
@@ -218,7 +218,7 @@ def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="r
             if on_unused_input == "raise":
                 raise UnusedInputError(message)
             if on_unused_input == "warn":
-                warnings.warn(message, stacklevel=2)
+                warnings.warn(message, SymnetWarning, stacklevel=2)
     input_ids = {id(v) for v in input_vars}
     shared_read = []
     for var in needed:
@@ -231,10 +231,22 @@ def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="r
             )
 
     fgraph = FunctionGraph(input_vars + shared_read, all_outputs)
-    return Function(ins, fgraph, n_outputs=len(out_list), single=single,
-                    updated=[t for t, _ in update_pairs], shared_read=shared_read, mode=mode,
-                    name=name, allow_input_downcast=allow_input_downcast,
-                    trust_input=trust_input, exclude=tuple(exclude), rewrite=rewrite)
+    compiled = Function(ins, fgraph, n_outputs=len(out_list), single=single,
+                        updated=[t for t, _ in update_pairs], shared_read=shared_read, mode=mode,
+                        name=name, allow_input_downcast=allow_input_downcast,
+                        trust_input=trust_input, exclude=tuple(exclude), rewrite=rewrite)
+    # what pickling sends: the user's graph, rebuilt and compiled again on arrival
+    compiled.spec = {
+        "inputs": ins, "outputs": outputs, "updates": _as_pairs(updates, "updates"),
+        "givens": _as_pairs(givens, "givens"), "on_unused_input": on_unused_input, "name": name,
+        "mode": mode, "allow_input_downcast": allow_input_downcast, "trust_input": trust_input,
+        "exclude": tuple(exclude), "rewrite": rewrite, "no_default_updates": no_default_updates,
+    }
+    return compiled
+
+
+def _function_from_spec(spec: dict) -> Function:
+    return function(**spec)
 
 
 class Function:
@@ -257,14 +269,16 @@ class Function:
         self.exclude = exclude
         self.lock = threading.Lock()
         # the graph as built, kept to explain run-time failures with the reference backend
-        self.reference_fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs) if mode != "python" else fgraph
+        self.reference_fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs) if mode == "numba" else fgraph
         self._reference_run = None
-        self.report = rewrite_fgraph(fgraph, mode=mode, exclude=exclude, enabled=rewrite)
+        # nan_guard runs the graph as the user built it, so the node it names is theirs
+        self.report = rewrite_fgraph(fgraph, mode=mode, exclude=exclude,
+                                     enabled=rewrite and mode != "nan_guard")
         start = time.perf_counter()
-        if mode == "python":
+        if mode in ("python", "nan_guard"):
             from symnet.compiler.backends.python import compile_python
 
-            self.kernel = compile_python(fgraph)
+            self.kernel = compile_python(fgraph, nan_guard=mode == "nan_guard")
             self.source = None
         else:
             from symnet.compiler.backends.numba import compile_numba
@@ -330,9 +344,11 @@ class Function:
             if value is _MISSING:
                 default = self.defaults[pos]
                 if default is _MISSING:
+                    name = self.input_names[pos]
                     raise TypeError(
-                        f"{self.name}() missing a value for {self._describe_input(pos)} "
-                        f"({self.input_types[pos].short()})"
+                        f"{self.name}() missing a value for input {pos}"
+                        + (f" ({name!r})" if name else "")
+                        + f" ({self.input_types[pos].short()})"
                     )
                 values[pos] = default
             elif not self.trust_input:
@@ -345,6 +361,12 @@ class Function:
     def _slow_call(self, args, kwargs):
         """Bind keywords and defaults, check every input, run, commit."""
         values = self.bind(args, kwargs)
+        if not self.updated:
+            return self._run(values)
+        with self.lock:
+            return self._run(values)
+
+    def _run(self, values):
         values.extend(s.container[0] for s in self.shared_read)
         try:
             results = self.kernel(values)
@@ -399,24 +421,32 @@ class Function:
         for i, value in enumerate(kernel.const_values):
             env[f"K{i}"] = value
             call_args.append(f"K{i}")
-        lines.append("    try:")
-        lines.append(f"        r = kernel({', '.join(call_args)})")
-        lines.append("    except Exception as exc:")
-        lines.append("        raise failure(args, exc) from None")
+        # A function with updates reads, computes and commits under its lock, so concurrent
+        # calls are serialised and no update is lost; others run concurrently (nogil kernels).
+        body = ["try:",
+                f"    r = kernel({', '.join(call_args)})",
+                "except Exception as exc:",
+                "    raise failure(args, exc) from None"]
         n = self.n_outputs
         results = []
         for i, var in enumerate(self.fgraph.outputs):
             env[f"O{i}"] = np.dtype(var.dtype)
             if var.ndim == 0:
-                lines.append(f"    r{i} = asarray(r[{i}], O{i})")
+                body.append(f"r{i} = asarray(r[{i}], O{i})")
             elif (i < n and self.copy_output[i]) or (i >= n and self.copy_update[i - n]):
-                lines.append(f"    r{i} = r[{i}].copy()")
+                body.append(f"r{i} = r[{i}].copy()")
             else:
-                lines.append(f"    r{i} = r[{i}]")
+                body.append(f"r{i} = r[{i}]")
             results.append(f"r{i}")
         for i, shared in enumerate(self.updated):
             env[f"U{i}"] = shared.container
-            lines.append(f"    U{i}[0] = r{n + i}")
+            body.append(f"U{i}[0] = r{n + i}")
+        if self.updated:
+            env["lock"] = self.lock
+            lines.append("    with lock:")
+            lines.extend("        " + line for line in body)
+        else:
+            lines.extend("    " + line for line in body)
         if self.single:
             lines.append(f"    return {results[0]}")
         else:
@@ -428,7 +458,7 @@ class Function:
     def _explain_failure(self, values, exc: Exception) -> Exception:
         """The compiled kernel raised: rerun the graph as built on the reference backend, whose
         error names the op, its inputs' shapes and the line that created it."""
-        if self.mode == "python" or getattr(exc, "symnet_node", None) is not None:
+        if self.mode != "numba" or getattr(exc, "symnet_node", None) is not None:
             return exc
         from symnet.compiler.backends.python import compile_python
 
@@ -495,3 +525,8 @@ class Function:
 
     def __repr__(self):
         return f"<symnet.Function {self.name}: {self.n_inputs} inputs, {self.n_outputs} outputs, mode={self.mode}>"
+
+    def __reduce__(self):
+        # The graph travels (with the shared variables' current values); the kernel is built
+        # again, or loaded from the kernel cache, where it is unpickled.
+        return (_function_from_spec, (self.spec,))

@@ -34,8 +34,25 @@ def node_error(node, values, exc: Exception) -> Exception:
     return new
 
 
-def compile_python(fgraph: FunctionGraph):
-    """A callable mapping input values (fgraph.inputs order) to output values."""
+class NanGuardError(FloatingPointError):
+    """mode='nan_guard': a node produced NaN or inf."""
+
+
+def _nan_guard_error(node, out, value) -> NanGuardError:
+    from symnet.printing import pp
+
+    bad = "NaN" if np.isnan(value).any() else "inf"
+    trace = out.tag.get("trace")
+    where = f"\n  created at {trace}" if trace else ""
+    return NanGuardError(
+        f"nan_guard: {node.op} produced {bad} (output shape {value.shape}, {value.dtype})\n"
+        f"  expression: {pp(out, max_length=200)}{where}"
+    )
+
+
+def compile_python(fgraph: FunctionGraph, nan_guard: bool = False):
+    """A callable mapping input values (fgraph.inputs order) to output values. With
+    ``nan_guard`` it stops at the first node whose float output holds a NaN or inf."""
     order = fgraph.toposort()
     inputs = list(fgraph.inputs)
     outputs = list(fgraph.outputs)
@@ -67,6 +84,8 @@ def compile_python(fgraph: FunctionGraph):
                 value = np.asarray(value)
                 if value.dtype.name != var.dtype:
                     value = value.astype(var.dtype)
+                if nan_guard and value.dtype.kind == "f" and not np.isfinite(value).all():
+                    raise _nan_guard_error(node, var, value)
                 storage[key] = value
         return [storage[i] for i in output_ids]
 

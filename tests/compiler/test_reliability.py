@@ -1,0 +1,86 @@
+"""Threads, nan_guard, and errors that point at user code."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import symnet as sn
+import symnet.tensor as T
+from symnet.compiler.backends.python import NanGuardError
+
+
+@pytest.mark.parametrize("mode", ["python", "numba"])
+def test_concurrent_calls_lose_no_update(mode):
+    x = T.dscalar("x")
+    total = sn.shared(0.0, "total")
+    f = sn.function([x], total, updates=[(total, total + x)], mode=mode)
+    n_threads, calls = 4, 300
+
+    def work():
+        for _ in range(calls):
+            f(1.0)
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert total.get_value() == n_threads * calls
+
+
+def test_concurrent_calls_without_updates_match_serial_results():
+    x = T.dmatrix("x")
+    f = sn.function([x], T.tanh(x) @ x.T + 1.0)
+    rng = np.random.default_rng(0)
+    data = [rng.normal(size=(20, 20)) for _ in range(8)]
+    expected = [f(d) for d in data]
+    results = [None] * len(data)
+
+    def work(i):
+        for _ in range(20):
+            results[i] = f(data[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(data))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_nan_guard_names_the_first_bad_node_and_the_user_line():
+    x = T.dvector("x")
+    y = T.sqrt(x)  # the first node that can produce NaN
+    z = T.sum(y * 2)
+    f = sn.function([x], z, mode="nan_guard")
+    assert float(f(np.array([1.0, 4.0]))) == 6.0
+    with pytest.raises(NanGuardError, match=r"sqrt.*NaN") as info:
+        f(np.array([1.0, -4.0]))
+    assert "test_reliability.py" in str(info.value)
+    assert "sqrt(x)" in str(info.value)
+
+
+def test_run_time_error_names_the_op_the_shapes_and_the_user_line():
+    a, b = T.dvectors("a", "b")
+    f = sn.function([a, b], T.exp(a) + b)
+    with pytest.raises(ValueError) as info:
+        f(np.ones(3), np.ones(4))
+    message = str(info.value)
+    assert "(3,)" in message and "(4,)" in message
+    assert "test_reliability.py" in message
+
+
+def test_failed_call_leaves_shared_variables_bit_identical():
+    x = T.dvector("x")
+    w = sn.shared(np.arange(3.0), "w")
+    count = sn.shared(np.int64(0), "count")
+    f = sn.function([x], T.sum(w), updates=[(w, w + x), (count, count + 1)])
+    before = (w.get_value().copy(), count.get_value().copy())
+    with pytest.raises(ValueError):
+        f(np.ones(5))
+    np.testing.assert_array_equal(w.get_value(), before[0])
+    assert count.get_value() == before[1]
+    f(np.ones(3))
+    np.testing.assert_array_equal(w.get_value(), before[0] + 1)
