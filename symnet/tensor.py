@@ -102,7 +102,7 @@ def as_tensor(value, name=None, ndim=None, dtype=None) -> Variable:
         var = value
         if dtype is not None and var.dtype != normalize_dtype(dtype):
             var = cast(var, dtype)
-    elif isinstance(value, (list, tuple)) and any(isinstance(v, Variable) for v in _flatten_nested(value)):
+    elif isinstance(value, (list, tuple)) and builtins.any(isinstance(v, Variable) for v in _flatten_nested(value)):
         var = stack([as_tensor(v) for v in value])
         if dtype is not None:
             var = cast(var, dtype)
@@ -318,7 +318,7 @@ def relu(x, alpha=0):
     """Rectified linear unit ``switch(x > 0, x, alpha * x)``; the gradient at 0 is 0 (alpha)."""
     x = as_tensor(x)
     if alpha == 0:
-        return switch(gt(x, 0), x, zeros_like(x))
+        return switch(gt(x, 0), x, 0)
     return switch(gt(x, 0), x, mul(alpha, x))
 
 

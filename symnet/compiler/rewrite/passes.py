@@ -2,8 +2,12 @@
 
 A local rewrite is a function ``(fgraph, node) -> list of replacement outputs | None``
 registered into exactly one pass with :func:`local_rewrite`; a global pass is a function
-``(fgraph) -> None`` registered with :func:`global_pass`. Local passes run to a fixed point;
-reaching ``MAX_ITERATIONS`` is an error naming the rewrites that kept firing.
+``(fgraph, exclude) -> Counter of fired rewrites | None`` registered with :func:`global_pass`.
+Local passes sweep the graph (outputs first) until no rewrite fires; reaching
+``MAX_ITERATIONS`` sweeps is an error naming the rewrites that kept firing. A replacement
+must keep dtype and rank; its new nodes are merged with equal nodes already in the graph, so
+a graph stays merged after cse. Any rewrite or pass can be switched off by name
+(``exclude``).
 """
 
 from __future__ import annotations
@@ -121,13 +125,60 @@ def _matches(rewrite, op) -> bool:
     return False
 
 
+def _new_nodes(fgraph: FunctionGraph, var) -> list:
+    """The nodes behind ``var`` that ``fgraph`` does not hold yet, inputs first."""
+    order, seen, stack = [], set(), [(var, False)]
+    input_ids = None
+    while stack:
+        v, expanded = stack.pop()
+        node = v.owner
+        if node is None or node in fgraph.nodes:
+            continue
+        if expanded:
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+            continue
+        if input_ids is None:
+            input_ids = {id(i) for i in fgraph.inputs}
+        if id(v) in input_ids or id(node) in seen:
+            continue
+        stack.append((v, True))
+        stack.extend((i, False) for i in node.inputs)
+    return order
+
+
+def merge_with_existing(fgraph: FunctionGraph, var):
+    """``var`` with every node a rewrite just built that equals a node of ``fgraph`` (equal
+    op, identical inputs) replaced by that node, so the graph stays merged after cse."""
+    if var.owner is None or var.owner in fgraph.nodes:
+        return var
+    memo: dict = {}
+    for node in _new_nodes(fgraph, var):
+        # fresh nodes are not in the graph yet: pointing them at merged inputs is safe
+        node.inputs = [memo.get(id(i), i) for i in node.inputs]
+        if not node.inputs or getattr(node.op, "nondeterministic", False):
+            continue
+        for client, _ in fgraph.clients.get(node.inputs[0], ()):
+            if (client != "output" and client is not node and client.op == node.op
+                    and len(client.inputs) == len(node.inputs)
+                    and all(a is b for a, b in zip(client.inputs, node.inputs))):
+                for old, new in zip(node.outputs, client.outputs):
+                    memo[id(old)] = new
+                break
+    return memo.get(id(var), var)
+
+
 def run_local_pass(fgraph: FunctionGraph, pass_name: str, rewrites, report: PassReport) -> None:
     """Apply ``rewrites`` to every node until none fires (bounded by MAX_ITERATIONS)."""
     if not rewrites:
         return
     for _ in range(MAX_ITERATIONS):
         changed = False
-        for node in fgraph.toposort():
+        # Outputs first: a rewrite that takes in a whole tree (a flattened sum, say) then
+        # meets the tree's root before its inner nodes, which it leaves alone; inputs first
+        # would rebuild the tree once per level as it grows, quadratic on long chains.
+        for node in reversed(fgraph.toposort()):
             if node not in fgraph.nodes:
                 continue  # replaced earlier in this sweep
             for rewrite in rewrites:
@@ -140,13 +191,16 @@ def run_local_pass(fgraph: FunctionGraph, pass_name: str, rewrites, report: Pass
                     raise RuntimeError(f"{pass_name}/{rewrite.__name__} returned {len(replacement)} "
                                        f"outputs for {len(node.outputs)}")
                 for old, new in zip(node.outputs, replacement):
-                    if old is new:
-                        continue
                     if old.dtype != new.dtype or old.ndim != new.ndim:
                         raise TypeError(
                             f"{pass_name}/{rewrite.__name__} replaced {old.type} by {new.type}"
                         )
-                    fgraph.replace(old, new, reason=rewrite.__name__)
+                replacement = [merge_with_existing(fgraph, new) for new in replacement]
+                if all(old is new for old, new in zip(node.outputs, replacement)):
+                    continue  # rebuilt the node it matched: nothing changed
+                for old, new in zip(node.outputs, replacement):
+                    if old is not new:
+                        fgraph.replace(old, new, reason=rewrite.__name__)
                 report.fired[rewrite.__name__] += 1
                 if config.verbose_rewrites:
                     print(f"{pass_name}/{rewrite.__name__}")
@@ -170,7 +224,7 @@ def rewrite_fgraph(fgraph: FunctionGraph, *, mode: str = "numba", exclude=(), en
     exclude = set(exclude)
     names = PASS_ORDER if passes is None else tuple(p for p in PASS_ORDER if p in passes)
     for name in names:
-        if name in exclude:
+        if name in exclude or getattr(GLOBAL_PASSES.get(name), "__name__", None) in exclude:
             continue
         if mode == "python" and name in BACKEND_PASSES and passes is None:
             continue
@@ -188,6 +242,9 @@ def rewrite_fgraph(fgraph: FunctionGraph, *, mode: str = "numba", exclude=(), en
         report.passes.append(entry)
         if config.check_graph:
             fgraph.validate()
+    from symnet.compiler.rewrite.utils import forget_shapes
+
+    forget_shapes(fgraph)
     return report
 
 
