@@ -227,7 +227,7 @@ ROWS = [
     Row("local_pow_sqr", SPEC, lambda s: s.x ** 2, has=("sqr",), lacks=("pow",)),
     Row("local_pow_sqrt", SPEC, lambda s: s.x ** 0.5, has=("sqrt",), lacks=("pow",)),
     Row("local_pow_reciprocal", SPEC, lambda s: s.x ** -1, has=("true_div",), lacks=("pow",)),
-    Row("local_sum_mul_to_dot", SPEC, lambda s: T.sum(s.x * s.y), has=("Dot",),
+    Row("local_sum_mul_to_dot", SPEC, lambda s: T.sum(s.x * s.x), has=("Dot",),
         lacks=("mul", "Sum")),
 ]
 
@@ -616,3 +616,14 @@ def test_mlp_gradient_node_count(static):
     expected = sn.function([x, labels], grads, mode="python", rewrite=False)(data, y)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_sum_mul_to_dot_keeps_runtime_broadcasting():
+    """Vectors of unknown length may broadcast at run time: no dot then (regression)."""
+    x, y = T.dvectors("x", "y")
+    f = sn.function([x, y], T.sum(x * y))
+    assert float(f(np.ones(1), np.arange(3.0))) == 3.0
+    fixed = T.tensor("float64", shape=(3,), name="a")
+    g = sn.function([fixed], T.sum(fixed * fixed))
+    assert any(type(n.op).__name__ == "Dot" for n in g.fgraph.toposort())
+    assert float(g(np.arange(3.0))) == 5.0

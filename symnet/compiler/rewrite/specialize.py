@@ -51,10 +51,9 @@ def local_sum_mul_to_dot(fgraph, node):
     out = node.outputs[0]
     if x.dtype != y.dtype or x.dtype not in ("float32", "float64"):
         return None
-    # a statically length-1 operand would broadcast, which a dot does not do
-    if x.type.shape[0] == 1 or y.type.shape[0] == 1:
-        return None
-    if x.type.shape[0] is not None and y.type.shape[0] is not None and x.type.shape != y.type.shape:
+    # an operand of length 1 would broadcast, which a dot does not do: fire only when the
+    # lengths are provably equal (the same variable, or equal known static lengths)
+    if x is not y and (x.type.shape[0] in (None, 1) or x.type.shape != y.type.shape):
         return None
     dot = Dot()(x, y)
     if dot.dtype != out.dtype or dot.ndim != 0:
