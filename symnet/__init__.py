@@ -20,11 +20,12 @@ from symnet.compiler.function import Function, In, function  # noqa: E402
 from symnet.grad import DisconnectedInputError, grad, hessian, jacobian, verify_grad  # noqa: E402
 from symnet.printing import debugprint, pp  # noqa: E402
 from symnet.ops.random import RandomStream, RandomStreams  # noqa: E402
+from symnet.ops.control import ifelse, scan  # noqa: E402
 from symnet import nn  # noqa: E402
 from symnet.shared import shared  # noqa: E402
 
 __all__ = [
     "config", "SymnetWarning", "Constant", "SharedVariable", "TensorType", "Variable", "tensor", "clear_cache", "Function", "In",
     "function", "DisconnectedInputError", "grad", "hessian", "jacobian", "verify_grad",
-    "debugprint", "pp", "RandomStream", "RandomStreams", "nn", "shared",
+    "debugprint", "pp", "RandomStream", "RandomStreams", "nn", "shared", "ifelse", "scan",
 ]

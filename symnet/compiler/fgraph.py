@@ -19,7 +19,9 @@ class FunctionGraph:
         if clone:
             outputs = _clone_nodes(outputs, self.inputs)
         self.outputs = list(outputs)
-        self.clients: dict[Variable, list[tuple[Apply | str, int]]] = defaultdict(list)
+        # clients[var] is an insertion-ordered set of (node or "output", input index): a dict,
+        # so removing one client is O(1) even for a constant read by thousands of nodes
+        self.clients: dict[Variable, dict[tuple[Apply | str, int], None]] = defaultdict(dict)
         self.nodes: set[Apply] = set()
         self._rebuild_clients()
 
@@ -30,9 +32,9 @@ class FunctionGraph:
         for node in toposort(self.outputs, stop=self.inputs):
             self.nodes.add(node)
             for i, inp in enumerate(node.inputs):
-                self.clients[inp].append((node, i))
+                self.clients[inp][(node, i)] = None
         for i, out in enumerate(self.outputs):
-            self.clients[out].append(("output", i))
+            self.clients[out][("output", i)] = None
 
     def toposort(self) -> list[Apply]:
         return toposort(self.outputs, stop=self.inputs)
@@ -66,8 +68,8 @@ class FunctionGraph:
                 self.outputs[i] = new
             else:
                 client.inputs[i] = new
-            self.clients[new].append((client, i))
-        self.clients[old] = []
+            self.clients[new][(client, i)] = None
+        self.clients[old] = {}
         self._prune(old)
 
     def _import(self, var: Variable) -> None:
@@ -84,7 +86,7 @@ class FunctionGraph:
         for node in new_nodes:
             self.nodes.add(node)
             for i, inp in enumerate(node.inputs):
-                self.clients[inp].append((node, i))
+                self.clients[inp][(node, i)] = None
 
     def _prune(self, var: Variable) -> None:
         """Drop the owner of ``var`` (and recursively its inputs' owners) once unused."""
@@ -100,7 +102,7 @@ class FunctionGraph:
             for i, inp in enumerate(node.inputs):
                 entries = self.clients.get(inp)
                 if entries:
-                    entries[:] = [(c, j) for c, j in entries if not (c is node and j == i)]
+                    entries.pop((node, i), None)
                     if not entries:
                         stack.append(inp)
 
@@ -121,7 +123,7 @@ class FunctionGraph:
                     raise ValueError(f"validate: output {i} of {node.op} has a wrong owner")
 
     def clients_of(self, var: Variable) -> list:
-        return self.clients.get(var, [])
+        return list(self.clients.get(var, ()))
 
     def as_networkx(self):
         """A networkx DiGraph of the nodes (edges follow data), for analysis only."""

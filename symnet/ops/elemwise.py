@@ -524,8 +524,18 @@ class FusedElemwise(Op):
     def __str__(self):
         return "Fused{" + ",".join(step[0].name for step in self.program) + "}"
 
-    def numba_lines(self, node, names, outs):
-        return fused_loop_source(self, node, names, outs)
+    def numba_data(self, node) -> list:
+        """Arrays the kernel receives as arguments: the VM program of a very large group."""
+        from symnet.ops import elemvm
+
+        register = elemvm.eligible(self, node)
+        if register is None:
+            return []
+        code, n_regs, consts, const_regs, in_regs, out_regs = _vm_program(self, register)
+        return [code, np.int64(n_regs), consts, const_regs, in_regs, out_regs]
+
+    def numba_lines(self, node, names, outs, data_names=()):
+        return fused_loop_source(self, node, names, outs, data_names)
 
 
 def _step_expr(fused: FusedElemwise, j: int, operand_source, input_dtypes) -> str:
@@ -583,7 +593,26 @@ def broadcast_dim(current, length):
     return length
 
 
-def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
+def _loop_shape_lines(names, ndim: int, uid: str) -> tuple[list[str], list[str]]:
+    """Lines computing the broadcast loop shape (checked), and the name of each dimension."""
+    lines, dims = [], []
+    for d in range(ndim):
+        current = "1"
+        for k, name in enumerate(names):
+            lines.append(f"{uid}_n{d}_{k} = elemwise.broadcast_dim({current}, {name}.shape[{d}])")
+            current = f"{uid}_n{d}_{k}"
+        dims.append(current)
+    return lines, dims
+
+
+@functools.lru_cache(maxsize=256)
+def _vm_program(fused: FusedElemwise, register: str):
+    from symnet.ops import elemvm
+
+    return elemvm.assemble(fused, register)
+
+
+def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) -> list[str]:
     """Source lines computing a fused node: shape checks, output allocation, then one loop
     (a flat one when every input already has the loop shape and is C-contiguous, else nested
     loops where broadcast axes have stride 0). Every name is assigned once, which keeps
@@ -592,6 +621,13 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
     ndim = node.outputs[0].ndim
     lines = []
     uid = outs[0]
+    if data_names:
+        from symnet.ops import elemvm
+
+        shape_lines, dims = _loop_shape_lines(names, ndim, uid)
+        loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
+        return elemvm.vm_source(fused, node, names, outs, elemvm.eligible(fused, node),
+                                shape_lines, loop_shape, tuple(data_names))
     if ndim == 0:
         def operand(kind, ref):
             if kind == "in":
@@ -606,13 +642,8 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs) -> list[str]:
         return lines
 
     # loop shape: NumPy broadcasting over every input, checked before the loop
-    dims = []
-    for d in range(ndim):
-        current = "1"
-        for k, name in enumerate(names):
-            lines.append(f"{uid}_n{d}_{k} = elemwise.broadcast_dim({current}, {name}.shape[{d}])")
-            current = f"{uid}_n{d}_{k}"
-        dims.append(current)
+    shape_lines, dims = _loop_shape_lines(names, ndim, uid)
+    lines.extend(shape_lines)
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     # each output's own shape: the broadcast of the inputs it depends on
     for out, j, var in zip(outs, fused.outputs, node.outputs):

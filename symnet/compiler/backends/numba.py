@@ -113,6 +113,54 @@ def generate_source(fgraph: FunctionGraph) -> tuple[str, list]:
     return "\n".join(lines) + "\n", constants
 
 
+def render_inner(fgraph, input_names: list[str], prefix: str) -> tuple[list[str], list[str], list]:
+    """Source lines computing an op's inner graph (a scan step, an ifelse branch) inside the
+    kernel of the graph that holds the op, one line (or fused loop) per node as above.
+
+    ``input_names`` name ``fgraph.inputs`` in the generated code; every name the lines assign
+    starts with ``prefix``. Returns ``(lines, output_names, data)``: ``data`` lists the
+    ``(name, value)`` pairs the lines read but do not assign (the inner graph's constants and
+    the arrays its ops ask for through ``numba_data``). The module holds no data, so the op
+    returns those values from its own ``numba_data`` and binds each name to its argument.
+    """
+    names: dict[int, str] = {id(v): n for v, n in zip(fgraph.inputs, input_names)}
+    data: list = []
+    lines: list[str] = []
+
+    def name_of(var) -> str:
+        key = id(var)
+        if key not in names:
+            if not isinstance(var, Constant):
+                raise ValueError(f"numba backend: {var!r} is not an input of the inner graph")
+            name = f"{prefix}k{len(data)}"
+            data.append((name, np.array(var.data)))  # a writable copy, like outer constants
+            names[key] = name
+        return names[key]
+
+    for n, node in enumerate(fgraph.toposort()):
+        op = node.op
+        outs = [f"{prefix}t{n}_{j}" if len(node.outputs) > 1 else f"{prefix}t{n}"
+                for j in range(len(node.outputs))]
+        in_names = [name_of(inp) for inp in node.inputs]
+        lines.append(f"# {', '.join(outs)} = {_comment(node)}")
+        node_data = op.numba_data(node) if hasattr(op, "numba_data") else []
+        if node_data:
+            data_names = [f"{prefix}d{n}_{j}" for j in range(len(node_data))]
+            data.extend(zip(data_names, node_data))
+            lines.extend(op.numba_lines(node, in_names, outs, data_names))
+        elif hasattr(op, "numba_lines"):
+            lines.extend(op.numba_lines(node, in_names, outs))
+        elif hasattr(op, "numba_impl"):
+            lines.append(f"{', '.join(outs)} = {op.numba_impl(node, in_names)}")
+        else:
+            raise MissingNumbaImplementation(
+                f"numba backend: {op} has no numba_impl; use mode='python' or implement it"
+            )
+        for out, var in zip(outs, node.outputs):
+            names[id(var)] = out
+    return lines, [name_of(v) for v in fgraph.outputs], data
+
+
 class NumbaKernel:
     """The compiled kernel plus how to call it: which arguments and results are scalars."""
 

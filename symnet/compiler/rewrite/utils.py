@@ -106,7 +106,7 @@ def negate(var: Variable) -> Variable:
 def single_client(fgraph, var) -> bool:
     """``var`` is read by exactly one node (and is not a graph output)."""
     clients = fgraph.clients.get(var, ())
-    return len(clients) == 1 and clients[0][0] != "output"
+    return len(clients) == 1 and next(iter(clients))[0] != "output"
 
 
 def expandable(fgraph, var, op, dtype) -> bool:
@@ -139,9 +139,11 @@ def inside_tree(fgraph, var, op, pull_neg: bool = False) -> bool:
     dtype = var.dtype
     while True:
         clients = fgraph.clients.get(var, ())
-        if len(clients) != 1 or clients[0][0] == "output":
+        if len(clients) != 1:
             return False
-        client = clients[0][0]
+        client = next(iter(clients))[0]
+        if client == "output":
+            return False
         if client.outputs[0].dtype != dtype:
             return False
         if client.op == op:
