@@ -101,14 +101,21 @@ def fuse_elemwise_pass(fgraph, exclude=()):
                     groups[chosen].extend(groups[other])
                     groups[other] = []
 
+    # Groups are built in schedule order, each reading the fused outputs of the groups before
+    # it: replacing an exported value must never revive the nodes that made it.
     replacements = []
-    for members in groups:
+    fused_value: dict[int, object] = {}
+    for g in sorted(range(len(groups)), key=starts.__getitem__):
+        members = groups[g]
         if not members:
             continue
         members.sort(key=position.__getitem__)
         op, inputs, exported = _build_fused(fgraph, members)
+        inputs = [fused_value.get(id(v), v) for v in inputs]
         new_outputs = op.make_node(*inputs).outputs
-        replacements.extend((node.outputs[0], new) for node, new in zip(exported, new_outputs))
+        for node, new in zip(exported, new_outputs):
+            fused_value[id(node.outputs[0])] = new
+            replacements.append((node.outputs[0], new))
         fired["fuse_elemwise"] += 1
     for old, new in replacements:
         fgraph.replace(old, new, reason="fuse_elemwise")
