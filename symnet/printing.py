@@ -8,8 +8,6 @@ from symnet.graph import Constant, SharedVariable, Variable, as_variable_list, t
 
 
 def _constant_text(data: np.ndarray) -> str:
-    if data.size == 1:
-        data = data.reshape(())  # scalars broadcast to a rank print as the scalar
     if data.ndim == 0:
         value = data.item()
         if isinstance(value, bool):
