@@ -622,6 +622,11 @@ class Constant(Variable):
         return pp(self)
 
 
+def _c_order(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in C order (np.ascontiguousarray would turn a 0-d array into a 1-d one)."""
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+
+
 class SharedVariable(Variable):
     """A variable whose value lives across calls: weights, counters, optimizer slots.
 
@@ -641,7 +646,9 @@ class SharedVariable(Variable):
             # The rank is fixed; lengths stay free so set_value may change them.
             shape = (None,) * arr.ndim
         super().__init__(TensorType(arr.dtype, shape), name=name)
-        self.container = [arr]
+        # C order: compiled kernels are specialised on memory layout, so one layout for every
+        # value a shared variable holds means one specialisation (no recompiling mid-training)
+        self.container = [_c_order(arr)]
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         value = self.container[0]
@@ -652,7 +659,7 @@ class SharedVariable(Variable):
         arr = filter_value(self.type, value, name, allow_downcast=False)
         if arr is value and not borrow:
             arr = arr.copy()
-        self.container[0] = arr
+        self.container[0] = _c_order(arr)
 
     @property
     def value(self):

@@ -385,7 +385,8 @@ class Function:
         Anything unusual (keywords, defaults, other types) takes the complete slow path."""
         kernel = self.kernel
         env = {"np": np, "ndarray": np.ndarray, "kernel": kernel.dispatcher, "slow": self._slow_call,
-               "filt": self._filter, "failure": self._failure, "asarray": np.asarray}
+               "filt": self._filter, "failure": self._failure, "asarray": np.asarray,
+               "contiguous": np.ascontiguousarray}
         lines = ["def call(*args, **kwargs):",
                  f"    if kwargs or len(args) != {self.n_inputs}:",
                  "        return slow(args, kwargs)"]
@@ -400,7 +401,11 @@ class Function:
                 if scalar:
                     lines.append(f"    if type({name}) is ndarray: {name} = {name}[()]")
                 continue
-            exact = f"type({name}) is ndarray and {name}.dtype is D{pos} and {name}.ndim == {ttype.ndim}"
+            exact = (f"type({name}) is ndarray and {name}.dtype is D{pos} and "
+                     f"{name}.ndim == {ttype.ndim}")
+            if ttype.ndim >= 1:
+                # other layouts are copied to C order: one kernel specialisation, not one per layout
+                exact += f" and {name}.flags.c_contiguous"
             if any(d is not None for d in ttype.shape):
                 exact += f" and {name}.shape == {ttype.shape!r}"
             if scalar:
@@ -413,7 +418,7 @@ class Function:
                 lines.append(f"        {name} = filt({pos}, {name})[()]")
             else:
                 lines.append(f"    if not ({exact}):")
-                lines.append(f"        {name} = filt({pos}, {name})")
+                lines.append(f"        {name} = contiguous(filt({pos}, {name}))")
         call_args = list(names)
         for i, shared in enumerate(self.shared_read):
             env[f"S{i}"] = shared.container

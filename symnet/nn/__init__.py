@@ -15,11 +15,12 @@ from symnet.nn.models import (  # noqa: F401
     Sequential,
 )
 from symnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401
+from symnet.nn.recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
 from symnet.nn.saving import load_model, save_model  # noqa: F401
 
 __all__ = [
     "activations", "initializers", "losses", "optimizers", "set_seed", "Activation", "Dense",
     "Dropout", "Flatten", "Layer", "Reshape", "Callback", "EarlyStopping", "History",
     "LambdaCallback", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
-    "save_model",
+    "save_model", "SimpleRNN", "LSTM", "GRU",
 ]

@@ -212,6 +212,8 @@ class Sequential:
         return x
 
     def _symbolic_input(self):
+        if not self.built:
+            self.build()
         shape = (None,) + tuple(self.layers[0].input_shape)
         return T.tensor(self.dtype, shape=(None,) * len(shape), name="x")
 

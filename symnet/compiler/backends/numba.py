@@ -179,7 +179,9 @@ class NumbaKernel:
 
     def __call__(self, values):
         """Run on input arrays (fgraph.inputs order); returns ndarrays."""
-        args = [v[()] if scalar else v for v, scalar in zip(values, self.scalar_inputs)]
+        # one memory layout (C order) for every array argument: one kernel specialisation
+        args = [v[()] if scalar else v if v.flags.c_contiguous else np.ascontiguousarray(v)
+                for v, scalar in zip(values, self.scalar_inputs)]
         results = self.dispatcher(*args, *self.const_values)
         return [np.asarray(r, dtype) if scalar else r
                 for r, dtype, scalar in zip(results, self.output_dtypes, self.scalar_outputs)]
