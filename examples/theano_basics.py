@@ -96,11 +96,11 @@ def derivative(mode: str) -> None:
 
 
 def main(mode: str | None = None) -> None:
-    np.set_printoptions(precision=8, suppress=True)
-    for step in (adding_two_scalars, adding_two_matrices, logistic_function, several_outputs,
-                 default_values, shared_accumulator, derivative):
-        step(mode)
-        print()
+    with np.printoptions(precision=8, suppress=True):  # restored afterwards (tests run main)
+        for step in (adding_two_scalars, adding_two_matrices, logistic_function, several_outputs,
+                     default_values, shared_accumulator, derivative):
+            step(mode)
+            print()
 
 
 if __name__ == "__main__":
