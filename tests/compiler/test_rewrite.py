@@ -292,12 +292,14 @@ def test_every_registered_rewrite_has_a_row():
     _load_passes()
     tested = {row.name.split("-")[0] for row in ROWS}
     own = ("canonicalize", "constant_fold", "stabilize", "specialize")
-    registered = {r.__name__ for name in own for r in LOCAL_REWRITES[name]}
+    # rewrites that live next to their ops (scan, ifelse) are tested with those ops
+    registered = {r.__name__ for name in own for r in LOCAL_REWRITES[name]
+                  if r.__module__.startswith("symnet.compiler.rewrite")}
     assert registered <= tested, sorted(registered - tested)
     for name in own:
         for rewrite in LOCAL_REWRITES[name]:
-            doc = rewrite.__doc__ or ""
-            assert rewrite.__name__.startswith("local_") and "->" in doc and "\n" not in doc
+            summary = (rewrite.__doc__ or "").split("\n")[0]
+            assert rewrite.__name__.startswith("local_") and "->" in summary, rewrite.__name__
 
 
 # --- canonicalize details ------------------------------------------------------------------------
