@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 _rng: np.random.RandomState | None = None
@@ -17,6 +19,19 @@ def set_seed(seed: int | None) -> None:
 
 def _random() -> np.random.RandomState:
     return _rng if _rng is not None else np.random.mtrand._rand
+
+
+@contextlib.contextmanager
+def scratch_random():
+    """Initialize from a private throwaway generator inside the block (for weights that are
+    overwritten right after, as in load_model), leaving the real random state untouched."""
+    global _rng
+    saved = _rng
+    _rng = np.random.RandomState(0)
+    try:
+        yield
+    finally:
+        _rng = saved
 
 
 def _fans(shape) -> tuple[int, int]:
@@ -61,6 +76,11 @@ def orthogonal(shape, dtype):
     return q[:rows, :cols].reshape(shape).astype(dtype)
 
 
+def uniform(shape, dtype):
+    """Uniform in [-0.05, 0.05] (Keras's RandomUniform defaults; Embedding's initializer)."""
+    return _random().uniform(-0.05, 0.05, size=shape).astype(dtype)
+
+
 def zeros(shape, dtype):
     return np.zeros(shape, dtype=dtype)
 
@@ -70,7 +90,7 @@ def ones(shape, dtype):
 
 
 INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_normal, he_uniform,
-                                         orthogonal, zeros, ones)}
+                                         orthogonal, uniform, zeros, ones)}
 
 
 def get(name_or_fn):

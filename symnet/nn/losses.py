@@ -94,14 +94,12 @@ def metric_for(name, loss_name: str):
     if callable(name):
         return getattr(name, "__name__", "metric"), name
     key = str(name).lower()
-    if key in ("accuracy", "acc"):
-        if loss_name == "binary_crossentropy":
-            return "accuracy", binary_accuracy
+    if key in ("accuracy", "acc"):  # logged under the name the user gave, as Keras does
         if loss_name == "sparse_categorical_crossentropy":
-            return "accuracy", sparse_categorical_accuracy
+            return key, sparse_categorical_accuracy
         if loss_name == "categorical_crossentropy":
-            return "accuracy", categorical_accuracy
-        return "accuracy", binary_accuracy
+            return key, categorical_accuracy
+        return key, binary_accuracy
     table = {"mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
              "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
              "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,

@@ -1,7 +1,10 @@
 """Sequential models: compile, fit, evaluate, predict, summary, save.
 
 ``fit`` compiles one training-step function (forward pass, gradients and optimizer updates in
-one kernel) and one evaluation function, once, and reuses them for every batch and epoch.
+one kernel) and one evaluation function, once, and reuses them for every batch and epoch. Data
+is checked before training starts (rows of x and y, feature count, label range, NaN) and cast
+to the model's dtype (float32 unless ``Sequential(dtype=...)`` says otherwise); a model that
+starts with an Embedding takes integer indices, which stay integers (int64).
 """
 
 from __future__ import annotations
@@ -18,68 +21,86 @@ from symnet.nn import losses as losses_module
 from symnet.nn import optimizers as optimizers_module
 from symnet.nn.layers import Activation, Dense, Layer
 
-
-class History:
-    """What fit returns: ``history`` maps 'loss', metrics and 'val_*' to per-epoch values."""
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def record(self, epoch: int, logs: dict) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+# --- callbacks -------------------------------------------------------------------------------------
 
 
 class Callback:
-    """Hooks called by fit; ``model.stop_training = True`` ends training after the epoch."""
+    """Hooks called by fit; setting ``model.stop_training = True`` ends training after the
+    current epoch. ``logs`` holds the epoch's 'loss', metrics and 'val_*' values."""
 
     model = None
+    params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
 
     def on_train_begin(self, logs=None): ...
+
+    def on_train_end(self, logs=None): ...
 
     def on_epoch_begin(self, epoch, logs=None): ...
 
     def on_epoch_end(self, epoch, logs=None): ...
 
-    def on_train_end(self, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+
+    def on_batch_end(self, batch, logs=None): ...
+
+
+class History(Callback):
+    """What fit returns: ``history`` maps 'loss', each metric and 'val_*' to one value per
+    epoch; ``epoch`` lists the epoch numbers; ``params`` holds epochs, steps and batch_size."""
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self.history, self.epoch = {}, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
 
 
 class LambdaCallback(Callback):
-    """A per-epoch hook: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """Hooks from plain functions, Keras's signatures:
+    ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``; ``on_batch_*`` take
+    ``(batch, logs)`` and ``on_train_*`` take ``(logs)``."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None):
-        self._hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
-                           on_train_begin=on_train_begin, on_train_end=on_train_end)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._hooks["on_epoch_begin"]:
-            self._hooks["on_epoch_begin"](epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._hooks["on_epoch_end"]:
-            self._hooks["on_epoch_end"](epoch, logs)
-
-    def on_train_begin(self, logs=None):
-        if self._hooks["on_train_begin"]:
-            self._hooks["on_train_begin"](logs)
-
-    def on_train_end(self, logs=None):
-        if self._hooks["on_train_end"]:
-            self._hooks["on_train_end"](logs)
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_begin=None,
+                 on_batch_end=None, on_train_begin=None, on_train_end=None):
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_batch_begin=on_batch_begin, on_batch_end=on_batch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end)
+        for name, hook in hooks.items():
+            if hook is not None:
+                if not callable(hook):
+                    raise TypeError(f"LambdaCallback: {name} must be callable, got {hook!r}")
+                setattr(self, name, hook)
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs in a row (patience=0 stops at the first epoch without improvement).
+    ``restore_best_weights`` puts back the weights of the best epoch when it stops."""
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 restore_best_weights=False):
-        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
+                 restore_best_weights=False, verbose=0):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
+        self.mode = mode
         self.sign = 1.0 if mode == "min" else -1.0
         self.restore_best_weights = restore_best_weights
+        self.verbose = verbose
+        self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.best_weights, self.stopped_epoch = np.inf, 0, None, None
@@ -87,53 +108,111 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            warnings.warn(f"EarlyStopping: {self.monitor!r} is not among {sorted(logs or {})}",
-                          stacklevel=2)
+            warnings.warn(f"EarlyStopping: {self.monitor!r} is not among the logged values "
+                          f"{sorted(logs or {})}; it does nothing", RuntimeWarning, stacklevel=2)
             return
         score = self.sign * value
         if score < self.best - self.min_delta:
             self.best, self.wait = score, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
-        else:
-            self.wait += 1
-            if self.wait > self.patience:
-                self.stopped_epoch = epoch
-                self.model.stop_training = True
-                if self.restore_best_weights and self.best_weights is not None:
-                    self.model.set_weights(self.best_weights)
+            return
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping ({self.monitor} did not improve for "
+                      f"{self.wait} epochs)")
 
 
 class ProgressBar:
-    """verbose=1: one line per epoch redrawn per batch (count, loss, metrics, time)."""
+    """verbose=1 output: one line per epoch. On a terminal the line is redrawn as batches
+    finish (at most ten times a second); elsewhere (logs, notebooks' captured output) only the
+    finished line is written."""
+
+    width = 24
 
     def __init__(self, epochs: int, steps: int, stream=None):
         self.epochs, self.steps = epochs, steps
         self.stream = stream or sys.stdout
+        isatty = getattr(self.stream, "isatty", None)
+        self.live = bool(isatty and isatty())
+        self.last_draw = 0.0
+        self.drawn = 0
 
-    def update(self, epoch: int, step: int, logs: dict, start: float, final: bool = False):
-        width = 24
-        done = int(width * step / max(self.steps, 1))
-        bar = "=" * done + ("" if final else ">") + "." * (width - done - (0 if final else 1))
-        values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-        text = f"\rEpoch {epoch + 1}/{self.epochs} {step}/{self.steps} [{bar[:width]}] " \
-               f"{time.perf_counter() - start:.1f}s - {values}"
-        self.stream.write(text + ("\n" if final else ""))
+    def _text(self, epoch, step, logs, start) -> str:
+        done = self.width * step // max(self.steps, 1)
+        arrow = ">" if step < self.steps else ""
+        bar = ("=" * done + arrow).ljust(self.width, ".")[: self.width]
+        elapsed = time.perf_counter() - start
+        per_step = 1e3 * elapsed / max(step, 1)
+        values = "".join(f" - {k}: {v:.4f}" for k, v in logs.items())
+        return (f"Epoch {epoch + 1}/{self.epochs} {step}/{self.steps} [{bar}] - {elapsed:.1f}s "
+                f"{per_step:.1f}ms/step{values}")
+
+    def _draw(self, text: str, end: str) -> None:
+        prefix = "\r" if self.live else ""
+        pad = " " * max(self.drawn - len(text), 0) if self.live else ""
+        self.stream.write(prefix + text + pad + end)
         self.stream.flush()
+        self.drawn = 0 if end else len(text)
+
+    def update(self, epoch: int, step: int, logs: dict, start: float) -> None:
+        now = time.perf_counter()
+        if self.live and (now - self.last_draw >= 0.1 or step == self.steps):
+            self.last_draw = now
+            self._draw(self._text(epoch, step, logs, start), "")
+
+    def finish(self, epoch: int, logs: dict, start: float) -> None:
+        self._draw(self._text(epoch, self.steps, logs, start), "\n")
 
 
-def _as_data(value, dtype, what: str) -> np.ndarray:
+# --- data checks -----------------------------------------------------------------------------------
+
+
+def _as_array(value, what: str) -> np.ndarray:
+    if value is None:
+        raise ValueError(f"{what}: no data given")
     try:
         arr = np.asarray(value)
-    except Exception as exc:
-        raise TypeError(f"{what}: cannot convert to an array: {exc}") from None
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{what}: cannot convert to an array: {exc}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what}: expected numbers, got an array of dtype {arr.dtype}")
-    return arr.astype(dtype, copy=False) if dtype is not None else arr
+    if arr.ndim == 0:
+        raise ValueError(f"{what}: expected one row per sample, got a scalar")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    if arr.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        kind = "NaN" if np.isnan(arr).any() else "infinite values"
+        rows = np.unique(np.nonzero(bad.reshape(len(arr), -1))[0])
+        raise ValueError(f"{what} contains {kind} ({int(bad.sum())} entries in {len(rows)} rows, "
+                         f"the first in row {rows[0]}); remove or impute them before training")
+
+
+def _shape_matches(actual, expected) -> bool:
+    return len(actual) == len(expected) and all(e is None or a == e
+                                                for a, e in zip(actual, expected))
 
 
 class Sequential:
     """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        The layers, first to last (more can be appended with :meth:`add`).
+    name : str, optional
+    dtype : {'float32', 'float64'}
+        The dtype of the weights and of the computation; data is cast to it.
 
     Examples
     --------
@@ -143,26 +222,31 @@ class Sequential:
     >>> model.compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy'])
     >>> x = np.random.rand(20, 3); y = (x.sum(axis=1) > 1.5).astype(int)
     >>> history = model.fit(x, y, epochs=2, batch_size=10, verbose=0)
-    >>> sorted(history.history)
-    ['accuracy', 'loss']
+    >>> sorted(history.history), len(history.history['loss'])
+    (['accuracy', 'loss'], 2)
+    >>> model.predict(x[:2]).shape
+    (2, 1)
     """
 
     def __init__(self, layers=None, name=None, dtype="float32"):
+        dtype = np.dtype(dtype).name
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"Sequential: dtype must be float32 or float64, got {dtype}")
         self.layers: list[Layer] = []
         self.name = name or "sequential"
         self.dtype = dtype
         self.compiled = False
         self.stop_training = False
+        self.history = None
         self._functions: dict = {}
         for layer in layers or []:
             self.add(layer)
 
-    # --- structure -------------------------------------------------------------------------------
+    # --- structure -----------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        """Append a layer (the model must be compiled again before training)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__}")
-        if not self.layers and layer.input_shape is None:
-            pass  # built when data arrives
         self.layers.append(layer)
         self.compiled = False
         self._functions.clear()
@@ -173,16 +257,18 @@ class Sequential:
 
     def build(self, input_shape=None) -> None:
         """Create every layer's weights for samples of ``input_shape`` (no batch axis)."""
+        if not self.layers:
+            raise ValueError(f"{self.name}: the model has no layers")
         shape = tuple(input_shape) if input_shape is not None else self.input_shape
         if shape is None:
             raise ValueError("the model's input shape is unknown: give input_shape= or input_dim= "
                              "to the first layer, or call fit/predict with data")
-        if self.layers and self.layers[0].input_shape is None:
+        if self.layers[0].input_shape is None:
             self.layers[0].input_shape = shape
         for layer in self.layers:
             layer.ensure_built(shape, self.dtype)
             shape = layer.output_shape(shape)
-        self.output_shape_ = shape
+        self.output_shape_ = tuple(shape)
 
     @property
     def built(self) -> bool:
@@ -190,13 +276,25 @@ class Sequential:
 
     @property
     def params(self):
+        """The trainable shared variables, layer by layer."""
         return [p for layer in self.layers for p in layer.params]
 
+    def _build_if_possible(self) -> None:
+        if not self.built and self.layers and self.input_shape is not None:
+            self.build()
+
     def get_weights(self):
+        """Every layer's weights, in order (builds the model if its input shape is known)."""
+        self._build_if_possible()
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """Replace the weights (arrays of the shapes get_weights returns)."""
+        self._build_if_possible()
         weights = list(weights)
+        expected = sum(len(layer.params) + len(layer.non_trainable) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"{self.name}: expected {expected} weight arrays, got {len(weights)}")
         for layer in self.layers:
             n = len(layer.params) + len(layer.non_trainable)
             layer.set_weights(weights[:n])
@@ -206,20 +304,26 @@ class Sequential:
         return sum(layer.count_params() for layer in self.layers)
 
     def __call__(self, x, training=False):
+        """The model applied to a symbolic tensor."""
         x = T.as_tensor(x)
         for layer in self.layers:
             x = layer(x, training=training)
         return x
 
+    def _input_dtype(self) -> str:
+        """The dtype of x: the first layer's ``input_dtype`` (int64 for Embedding), else the
+        model's dtype."""
+        return self.layers[0].input_dtype or self.dtype
+
     def _symbolic_input(self):
         if not self.built:
             self.build()
-        shape = (None,) + tuple(self.layers[0].input_shape)
-        return T.tensor(self.dtype, shape=(None,) * len(shape), name="x")
+        sample = tuple(self.layers[0].input_shape)
+        return T.tensor(self._input_dtype(), shape=(None, *sample), name="x")
 
     def _forward_with_logits(self, x, training):
         """The output, and ('sigmoid'|'softmax', pre-activation) when the last layer ends in
-        one of them (the losses then work from the logits)."""
+        one of them (the cross-entropies then work from the logits, stably)."""
         h = x
         for layer in self.layers[:-1]:
             h = layer(h, training=training)
@@ -232,10 +336,13 @@ class Sequential:
             logits = (last.activation_name, h)
         return out, logits
 
-    # --- training ---------------------------------------------------------------------------------
+    # --- compiling -----------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Choose the optimizer (name or object), the loss and the metrics for ``fit``."""
         if loss is None:
             raise ValueError("compile: a loss is required")
+        if not self.layers:
+            raise ValueError(f"compile: {self.name} has no layers")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         self.loss_fn = losses_module.get(loss)
@@ -247,16 +354,31 @@ class Sequential:
             self.metric_fns.append(fn)
         self.compiled = True
         self._functions.clear()
+        if self.built:
+            self.optimizer.build(self.params)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """'loss' and the metric names, in the order evaluate returns them (Keras's name)."""
+        return ["loss", *self.metric_names]
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{what}: call compile(optimizer, loss, metrics) first")
 
     def _target_variable(self, y_ndim: int):
         sparse = self.loss_name == "sparse_categorical_crossentropy"
         return T.tensor("int64" if sparse else self.dtype, shape=(None,) * y_ndim, name="y")
 
-    def _train_function(self, y_ndim: int):
-        key = ("train", y_ndim)
+    def make_train_function(self, target_ndim: int = 2):
+        """The compiled training step ``f(x, y) -> [loss, *metrics]`` (forward pass,
+        gradients and optimizer updates in one kernel) for targets of rank ``target_ndim``;
+        compiled once and kept."""
+        self._require_compiled("make_train_function")
+        key = ("train", target_ndim)
         if key not in self._functions:
             x = self._symbolic_input()
-            y = self._target_variable(y_ndim)
+            y = self._target_variable(target_ndim)
             out, logits = self._forward_with_logits(x, training=True)
             loss = T.mean(self.loss_fn(y, out, logits))
             metrics = [T.mean(fn(y, out)) for fn in self.metric_fns]
@@ -267,11 +389,11 @@ class Sequential:
                                                name="train_step")
         return self._functions[key]
 
-    def _eval_function(self, y_ndim: int):
-        key = ("eval", y_ndim)
+    def _eval_function(self, target_ndim: int):
+        key = ("eval", target_ndim)
         if key not in self._functions:
             x = self._symbolic_input()
-            y = self._target_variable(y_ndim)
+            y = self._target_variable(target_ndim)
             out, logits = self._forward_with_logits(x, training=False)
             # per-sample values, so batches of any size average exactly
             values = [self.loss_fn(y, out, logits)] + [fn(y, out) for fn in self.metric_fns]
@@ -284,143 +406,255 @@ class Sequential:
             self._functions["predict"] = sn.function([x], self(x, training=False), name="predict")
         return self._functions["predict"]
 
-    def _check_data(self, x, y=None, what="fit"):
-        x = _as_data(x, self.dtype, f"{what}: x")
-        if x.ndim < 2:
-            raise ValueError(f"{what}: x must have a batch axis, got shape {x.shape}")
-        if not self.built:
-            self.build(x.shape[1:])
+    # --- data ----------------------------------------------------------------------------------
+    def _prepare_x(self, x, what: str) -> np.ndarray:
+        arr = _as_array(x, f"{what}: x")
+        if not self.built or not hasattr(self, "output_shape_"):
+            if self.input_shape is None and arr.ndim < 2:
+                raise ValueError(f"{what}: x must have a batch axis and a feature axis, got shape "
+                                 f"{arr.shape}")
+            self.build(self.input_shape or arr.shape[1:])
         expected = tuple(self.layers[0].input_shape)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"{what}: the model expects samples of shape {expected}, x has shape "
-                             f"{x.shape} (samples of shape {x.shape[1:]})")
-        if np.isnan(x).any():
-            raise ValueError(f"{what}: x contains NaN")
-        if y is None:
-            return x, None
-        sparse = getattr(self, "loss_name", None) == "sparse_categorical_crossentropy"
-        y = _as_data(y, None, f"{what}: y")
-        if len(y) != len(x):
-            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
-        if y.dtype.kind == "f" and np.isnan(y).any():
-            raise ValueError(f"{what}: y contains NaN")
-        if sparse:
-            if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-                raise ValueError(f"{what}: sparse_categorical_crossentropy needs integer labels")
-            y = y.astype("int64")
-            n_classes = self.output_shape_[-1] if hasattr(self, "output_shape_") else None
-            if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
-                raise ValueError(f"{what}: labels must be in [0, {n_classes}), got range "
-                                 f"[{y.min()}, {y.max()}]")
+        if arr.ndim == 1 and expected == (1,):
+            arr = arr[:, None]  # one feature per sample, given as a vector
+        if not _shape_matches(arr.shape[1:], expected):
+            raise ValueError(f"{what}: the model expects x of shape (n, {', '.join(map(str, expected))})"
+                             f" but got {arr.shape}: wrong number of features")
+        dtype = self._input_dtype()
+        if np.dtype(dtype).kind in "iu":  # indices (Embedding): integers stay integers
+            _check_finite(arr, f"{what}: x")
+            if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+                raise ValueError(f"{what}: {self.layers[0].name} takes integer indices; x has "
+                                 f"fractional values")
+            arr = np.ascontiguousarray(arr, dtype=dtype)
         else:
-            y = y.astype(self.dtype)
-        return x, y
+            with np.errstate(over="ignore"):  # values too large for the dtype are reported below
+                arr = np.ascontiguousarray(arr, dtype=dtype)
+            _check_finite(arr, f"{what}: x")
+        self.layers[0].check_input(arr, what)
+        return arr
 
-    def fit(self, x, y, epochs=1, batch_size=32, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, nb_epoch=None):
-        """Train for ``epochs`` passes over the data; returns a History."""
-        if not getattr(self, "compiled", False) or not hasattr(self, "optimizer"):
-            raise RuntimeError("fit: call compile(optimizer, loss, metrics) first")
+    def _prepare_y(self, y, n: int, what: str) -> np.ndarray:
+        arr = _as_array(y, f"{what}: y")
+        if len(arr) != n:
+            raise ValueError(f"{what}: x has {n} samples (rows) but y has {len(arr)}; they must "
+                             f"have the same number of rows")
+        out = self.output_shape_
+        if self.loss_name == "sparse_categorical_crossentropy":
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(f"{what}: sparse_categorical_crossentropy takes integer labels of "
+                                 f"shape (n,) or (n, 1), got y of shape {arr.shape} (one-hot "
+                                 f"targets go with categorical_crossentropy)")
+            if arr.dtype.kind == "f":
+                _check_finite(arr, f"{what}: y")
+                if not np.array_equal(arr, np.round(arr)):
+                    raise ValueError(f"{what}: sparse_categorical_crossentropy needs integer class "
+                                     f"labels; y has fractional values")
+            arr = arr.astype("int64")
+            classes = out[-1]
+            if classes is not None and arr.size and (arr.min() < 0 or arr.max() >= classes):
+                bad = arr[(arr < 0) | (arr >= classes)]
+                raise ValueError(f"{what}: labels must be in [0, {classes}) for the model's "
+                                 f"{classes} outputs; y has {len(bad)} labels out of range "
+                                 f"(e.g. {bad[0]})")
+            return np.ascontiguousarray(arr)
+        if not (_shape_matches(arr.shape[1:], out)
+                or (out and out[-1] == 1 and _shape_matches(arr.shape[1:], out[:-1]))):
+            raise ValueError(f"{what}: the model's outputs have shape (n, "
+                             f"{', '.join(map(str, out))}) but y has shape {arr.shape}")
+        with np.errstate(over="ignore"):
+            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        _check_finite(arr, f"{what}: y")
+        if self.loss_name == "binary_crossentropy" and arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError(f"{what}: binary_crossentropy needs targets in [0, 1], y has values in "
+                             f"[{arr.min()}, {arr.max()}]")
+        return arr
+
+    # --- training ------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            nb_epoch=None):
+        """Train for ``epochs`` passes over the data.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Samples (n, *input_shape) and targets (n, ...); cast to the model's dtype
+            (sparse labels to int64). Checked before anything runs.
+        batch_size : int, default 32
+        epochs : int
+            The epoch to stop at (``initial_epoch`` to ``epochs``); ``nb_epoch`` is the old
+            Keras spelling.
+        verbose : {0, 1, 2}
+            0 silent, 1 a progress line per epoch, 2 one plain line per epoch.
+        callbacks : list of Callback
+        validation_split : float
+            Hold out this fraction of the samples (the last ones, before shuffling).
+        validation_data : (x_val, y_val)
+            Evaluated at the end of every epoch (overrides validation_split).
+        shuffle : bool
+            Shuffle the samples every epoch (with NumPy's global random state).
+
+        Returns
+        -------
+        History
+            ``history.history`` has one value per epoch for 'loss', each metric and 'val_*'.
+        """
+        self._require_compiled("fit")
         if nb_epoch is not None:
             epochs = nb_epoch
-        x, y = self._check_data(x, y)
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"fit: batch_size must be at least 1, got {batch_size}")
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        x = self._prepare_x(x, "fit")
+        y = self._prepare_y(y, len(x), "fit")
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
             split = int(len(x) * (1.0 - validation_split))
+            if split == 0 or split == len(x):
+                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
+                                 f"leaves no training or no validation samples")
             x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
         if validation_data is not None:
-            vx, vy = self._check_data(validation_data[0], validation_data[1], "fit: validation_data")
-        train = self._train_function(y.ndim)
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
+            vx = self._prepare_x(validation_data[0], "fit: validation_data")
+            vy = self._prepare_y(validation_data[1], len(vx), "fit: validation_data")
+        if len(x) == 0:
+            raise ValueError("fit: no training samples")
+        train = self.make_train_function(y.ndim)
+        if validation_data is not None:
+            self._eval_function(vy.ndim)
+
+        n = len(x)
+        steps = -(-n // batch_size)
         history = History()
-        callbacks = list(callbacks or [])
+        callbacks = [history, *(callbacks or [])]
+        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose,
+                  "samples": n}
         for cb in callbacks:
-            cb.model = self
+            cb.set_model(self)
+            cb.set_params(params)
         self.stop_training = False
         for cb in callbacks:
-            cb.on_train_begin()
-        n = len(x)
-        steps = max(1, -(-n // batch_size))
-        bar = ProgressBar(epochs, steps) if verbose == 1 else None
+            cb.on_train_begin({})
+        names = self.metrics_names
+        logs: dict = {}
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
-                cb.on_epoch_begin(epoch)
+                cb.on_epoch_begin(epoch, {})
+            bar = ProgressBar(epochs, steps) if verbose == 1 else None
             start = time.perf_counter()
-            order = np.random.permutation(n) if shuffle else np.arange(n)
-            totals = np.zeros(1 + len(self.metric_fns))
-            seen = 0
+            order = np.random.permutation(n) if shuffle else None
+            totals = [0.0] * len(names)
             for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                if len(idx) == 0:
-                    break
-                values = train(np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx]))
-                totals += np.array([float(v) for v in values]) * len(idx)
-                seen += len(idx)
+                lo, hi = step * batch_size, min((step + 1) * batch_size, n)
+                if order is None:
+                    xb, yb = x[lo:hi], y[lo:hi]
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = x[idx], y[idx]
+                for cb in callbacks:
+                    cb.on_batch_begin(step, {})
+                values = train(xb, yb)
+                for i, value in enumerate(values):
+                    totals[i] += float(value) * (hi - lo)
+                batch_logs = {k: float(v) for k, v in zip(names, values)}
+                for cb in callbacks:
+                    cb.on_batch_end(step, batch_logs)
                 if bar is not None:
-                    bar.update(epoch, step + 1, self._logs(totals / seen), start)
-            logs = self._logs(totals / max(seen, 1))
+                    bar.update(epoch, step + 1, {k: t / hi for k, t in zip(names, totals)}, start)
+            logs = {k: t / n for k, t in zip(names, totals)}
             if validation_data is not None:
-                val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, _checked=True)
-                val = val if isinstance(val, list) else [val]
-                logs.update({f"val_{k}": v for k, v in zip(["loss", *self.metric_names], val)})
+                val = self._evaluate_arrays(vx, vy, batch_size)
+                logs.update({f"val_{k}": v for k, v in zip(names, val)})
             if bar is not None:
-                bar.update(epoch, steps, logs, start, final=True)
+                bar.finish(epoch, logs, start)
             elif verbose == 2:
-                values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start:.1f}s - {values}")
-            history.record(epoch, logs)
+                values = "".join(f" - {k}: {v:.4f}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start:.1f}s{values}")
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         for cb in callbacks:
-            cb.on_train_end()
+            cb.on_train_end(dict(logs))
         self.history = history
         return history
 
-    def _logs(self, values) -> dict:
-        return {k: float(v) for k, v in zip(["loss", *self.metric_names], values)}
+    def train_on_batch(self, x, y):
+        """One training step on one batch: the loss (and metrics) before the update."""
+        self._require_compiled("train_on_batch")
+        x = self._prepare_x(x, "train_on_batch")
+        y = self._prepare_y(y, len(x), "train_on_batch")
+        values = [float(v) for v in self.make_train_function(y.ndim)(x, y)]
+        return values[0] if len(values) == 1 else values
 
-    def evaluate(self, x, y, batch_size=32, verbose=0, _checked=False):
-        """Loss (and metrics) over the data: a float, or [loss, metric, ...]."""
-        if not hasattr(self, "optimizer"):
-            raise RuntimeError("evaluate: call compile() first")
-        if not _checked:
-            x, y = self._check_data(x, y, "evaluate")
+    def _evaluate_arrays(self, x, y, batch_size) -> list[float]:
         f = self._eval_function(y.ndim)
         totals = np.zeros(1 + len(self.metric_fns))
         for start in range(0, len(x), batch_size):
-            values = f(np.ascontiguousarray(x[start:start + batch_size]),
-                       np.ascontiguousarray(y[start:start + batch_size]))
-            totals += np.array([np.sum(v) for v in values])
-        totals /= max(len(x), 1)
+            values = f(x[start:start + batch_size], y[start:start + batch_size])
+            totals += [np.sum(v, dtype="float64") for v in values]
+        return [float(v) for v in totals / max(len(x), 1)]
+
+    def evaluate(self, x, y, batch_size=None, verbose=0):
+        """The loss over the data (a float), or [loss, metric, ...] when metrics were given;
+        computed in batches of ``batch_size`` (32). ``verbose=1`` prints them."""
+        self._require_compiled("evaluate")
+        x = self._prepare_x(x, "evaluate")
+        y = self._prepare_y(y, len(x), "evaluate")
+        values = self._evaluate_arrays(x, y, 32 if batch_size is None else int(batch_size))
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in self._logs(totals).items()))
-        return float(totals[0]) if not self.metric_fns else [float(v) for v in totals]
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(self.metrics_names, values)))
+        return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=32, verbose=0):
-        """Outputs for ``x``, computed in batches."""
-        x, _ = self._check_data(x, None, "predict")
+    def predict(self, x, batch_size=None, verbose=0):
+        """The outputs for ``x``, computed in batches of ``batch_size`` (32)."""
+        x = self._prepare_x(x, "predict")
+        batch_size = 32 if batch_size is None else int(batch_size)
         f = self._predict_function()
-        parts = [f(np.ascontiguousarray(x[s:s + batch_size])) for s in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0,) + tuple(self.output_shape_))
+        parts = [f(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0, *self.output_shape_), dtype=self.dtype)
+        return np.concatenate(parts)
 
-    # --- description and saving -------------------------------------------------------------------
-    def summary(self, print_fn=print) -> str:
+    def predict_classes(self, x, batch_size=None):
+        """Class predictions (old Keras): argmax of the outputs, or output > 0.5 for one
+        output unit."""
+        p = self.predict(x, batch_size=batch_size)
+        if p.shape[-1] > 1:
+            return p.argmax(axis=-1)
+        return (p > 0.5).astype("int32")
+
+    # --- description and saving ----------------------------------------------------------------
+    def summary(self, print_fn=None) -> None:
+        """Print the layers, their output shapes and parameter counts (``print_fn`` gets one
+        line at a time; ``print`` by default)."""
         if not self.built:
             self.build()
-        lines = [f'Model: "{self.name}"', "-" * 65,
-                 f"{'Layer (type)':<30}{'Output Shape':<22}{'Param #':>10}", "=" * 65]
+        print_fn = print if print_fn is None else print_fn
+        width = 65
+        lines = [f'Model: "{self.name}"', "_" * width,
+                 f"{'Layer (type)':<30}{'Output Shape':<22}{'Param #':>13}", "=" * width]
         shape = tuple(self.layers[0].input_shape)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             shape = layer.output_shape(shape)
             lines.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<30}"
-                         f"{str((None,) + tuple(shape)):<22}{layer.count_params():>10}")
-        lines += ["=" * 65, f"Total params: {self.count_params()}", "-" * 65]
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+                         f"{str((None, *shape)):<22}{layer.count_params():>13,}")
+            lines.append("=" * width if i == len(self.layers) - 1 else "_" * width)
+        trainable = sum(int(p.get_value(borrow=True).size) for p in self.params)
+        total = self.count_params() + sum(int(v.get_value(borrow=True).size)
+                                          for layer in self.layers for v in layer.non_trainable)
+        lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}", "_" * width]
+        for line in lines:
+            print_fn(line)
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype,
@@ -428,7 +662,8 @@ class Sequential:
                            for layer in self.layers]}
 
     def save(self, path) -> None:
-        """Architecture, weights and compile state (optimizer slots, loss, metrics) in one file."""
+        """Architecture, weights and compile state (optimizer slots, loss, metrics) in one file,
+        written atomically; :func:`symnet.nn.load_model` reads it back."""
         from symnet.nn.saving import save_model
 
         save_model(self, path)

@@ -1,6 +1,12 @@
-"""save_model / load_model: one .npz-format file holding the architecture (JSON), the weights
-and the compile state. Written to a temporary file and renamed into place, so a crash never
-leaves a half-written model; loading validates everything before touching any model."""
+"""save_model / load_model: one .npz-format file (any file name) holding the architecture
+(JSON), the weights, the layers' generator states and the compile state (optimizer with its
+step counter and slots, loss, metrics).
+
+The file is written to a temporary file in the target's directory, flushed to disk and renamed
+into place, so a crash never leaves a half-written model and an existing file is replaced
+whole or not at all. Loading reads and checks everything before it returns a model; a
+truncated or foreign file raises ValueError.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +14,47 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
 FORMAT = "symnet-model-1"
 
 
+def _default_mode() -> int:
+    """Permissions a newly created file gets under the process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_model(model, path) -> None:
+    """Write ``model`` to ``path`` atomically (see the module docstring)."""
     path = os.fspath(path)
     if not model.built:
         model.build()
     meta = {"format": FORMAT, "config": model.get_config()}
     arrays = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
-    if hasattr(model, "optimizer"):
+    states = [v.get_value() for layer in model.layers for v in layer.states]
+    arrays.update({f"state_{i}": v for i, v in enumerate(states)})
+    if getattr(model, "compiled", False):
+        model.optimizer.build(model.params)
         meta["compile"] = {
             "optimizer": model.optimizer.get_config(),
             "loss": model.loss_name,
             "metrics": list(model.metric_names),
-            "train_y_ndim": next((k[1] for k in model._functions if k[0] == "train"), None),
         }
         for i, value in enumerate(model.optimizer.get_state()):
             arrays[f"optimizer_{i}"] = value
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode()
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".symnet")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -43,48 +62,78 @@ def save_model(model, path) -> None:
         raise
 
 
-def load_model(path):
-    """Rebuild a model saved with ``model.save(path)``, compiled as it was, so ``fit`` can go
-    on where it stopped (optimizer slots included)."""
-    from symnet.nn.layers import LAYERS
-    from symnet.nn.models import Sequential
-    from symnet.nn import optimizers
-
-    path = os.fspath(path)
+def _read(path: str) -> tuple[dict, dict]:
+    """(meta, arrays) of a saved model; ValueError for anything that is not one."""
+    with open(path, "rb") as f:  # a missing file is an OSError, as for any open()
+        data = f.read()
     try:
-        with open(path, "rb") as f:
-            data = f.read()
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            if not hasattr(npz, "files"):
+                raise ValueError("a single array, not an archive")
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError,
-            UnicodeDecodeError) as exc:
-        raise ValueError(f"load_model: {path!r} is not a readable symnet model ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path!r} is not a symnet model (format {meta.get('format')!r})")
-    config = meta["config"]
-    layers = []
-    for spec in config["layers"]:
-        cls = LAYERS.get(spec["class_name"])
-        if cls is None:
-            raise ValueError(f"load_model: unknown layer class {spec['class_name']!r}")
-        layers.append(cls(**spec["config"]))
-    model = Sequential(layers, name=config["name"], dtype=config["dtype"])
-    model.build()
-    n_weights = sum(1 for k in arrays if k.startswith("weight_"))
-    model.set_weights([arrays[f"weight_{i}"] for i in range(n_weights)])
-    compiled = meta.get("compile")
-    if compiled:
-        optimizer = optimizers.from_config(compiled["optimizer"])
-        model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
-        state = [arrays[f"optimizer_{i}"] for i in range(sum(1 for k in arrays if k.startswith("optimizer_")))]
-        if len(state) > 1:
-            # make the slots exist (they are created with the training function), then fill them
-            y_ndim = compiled.get("train_y_ndim")
-            if y_ndim is None:
-                y_ndim = 1 if compiled["loss"] == "sparse_categorical_crossentropy" else 2
-            model._train_function(y_ndim)
-            optimizer.set_state(state)
-        elif state:
-            optimizer.iterations.set_value(state[0])
+    except Exception as exc:  # zip, zlib, npy-header and JSON errors all mean "not a model"
+        raise ValueError(f"load_model: {path!r} is not a readable symnet model file "
+                         f"(truncated or another format): {type(exc).__name__}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"load_model: {path!r} is not a symnet model (format {found!r}, "
+                         f"expected {FORMAT!r})")
+    return meta, arrays
+
+
+def _numbered(arrays: dict, prefix: str) -> list[np.ndarray]:
+    count = sum(1 for k in arrays if k.startswith(prefix))
+    try:
+        return [arrays[f"{prefix}{i}"] for i in range(count)]
+    except KeyError as exc:
+        raise ValueError(f"load_model: the file lacks the array {exc.args[0]!r}") from None
+
+
+def load_model(path):
+    """Rebuild a model saved with ``model.save(path)``: architecture, weights, generator states
+    and, if it was compiled, the compile state, so ``fit`` goes on exactly where it stopped.
+    NumPy's global random state is left untouched.
+
+    Raises
+    ------
+    ValueError
+        If the file is truncated, not a symnet model, or inconsistent with itself.
+    OSError
+        If the file cannot be opened (FileNotFoundError when it does not exist).
+    """
+    from symnet.nn import initializers, optimizers
+    from symnet.nn.layers import LAYERS
+    from symnet.nn.models import Sequential
+
+    path = os.fspath(path)
+    meta, arrays = _read(path)
+    try:
+        config = meta["config"]
+        layers = []
+        for spec in config["layers"]:
+            cls = LAYERS.get(spec["class_name"])
+            if cls is None:
+                raise ValueError(f"unknown layer class {spec['class_name']!r}")
+            layers.append(cls(**spec["config"]))
+        model = Sequential(layers, name=config["name"], dtype=config["dtype"])
+        # weights are overwritten below: draw the throwaway initial values from a private
+        # generator so loading does not advance NumPy's global random state
+        with initializers.scratch_random():
+            model.build()
+        model.set_weights(_numbered(arrays, "weight_"))
+        variables = [v for layer in model.layers for v in layer.states]
+        states = _numbered(arrays, "state_")
+        if len(states) != len(variables):
+            raise ValueError(f"the file has {len(states)} layer states, the model {len(variables)}")
+        for var, value in zip(variables, states):
+            var.set_value(value)
+        compiled = meta.get("compile")
+        if compiled:
+            optimizer = optimizers.from_config(compiled["optimizer"])
+            model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
+            optimizer.set_state(_numbered(arrays, "optimizer_"))
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"load_model: {path!r} holds an inconsistent model: {detail}") from None
     return model
