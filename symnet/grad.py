@@ -191,7 +191,9 @@ def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
     for w in wrt_list:
         g = grad(cost, w, consider_constant, disconnected_inputs)
         flat = T.flatten(g) if g.ndim != 1 else g
-        h = jacobian(flat, w, consider_constant, disconnected_inputs)
+        # a gradient that does not depend on w (a cost linear in w) has a zero jacobian: the
+        # cost's own dependence on w was checked above
+        h = jacobian(flat, w, consider_constant, disconnected_inputs="ignore")
         if w.ndim != 1:
             h = T.reshape(h, T.concatenate([T.shape(w), T.shape(w)]), ndim=2 * w.ndim)
         results.append(h)

@@ -369,12 +369,7 @@ def test_verify_grad_is_seeded():
 # --- jacobian and hessian (built on scan) ---------------------------------------------------------
 
 
-def _require_scan():
-    pytest.importorskip("symnet.ops.control", reason="jacobian/hessian need scan (symnet.ops.control)")
-
-
 def test_jacobian(mode):
-    _require_scan()
     x = T.dvector("x")
     J = sn.jacobian(x ** 2, x)
     value = np.array([1.0, 2.0, 3.0])
@@ -382,7 +377,6 @@ def test_jacobian(mode):
 
 
 def test_hessian(mode):
-    _require_scan()
     x = T.dvector("x")
     A = np.array([[2.0, 1.0], [1.0, 3.0]])
     H = sn.hessian(0.5 * T.dot(x, T.dot(T.constant(A), x)), x)

@@ -588,10 +588,16 @@ class Scan(Op):
         nonseqs = names[1 + S + R:]
         hoisted, body = self.step.loop_plan(S + R)
         hoisted_lines, hoisted_names, hoisted_data = _render(hoisted, list(nonseqs), p + "h")
+        # the loop reads hoisted values every step: make views (transposes) contiguous once,
+        # rather than letting each step's BLAS call copy them
+        contiguous = [f"{name}_c" if var.ndim > 0 else name
+                      for name, var in zip(hoisted_names, hoisted.outputs)]
+        hoisted_lines += [f"{c} = np.ascontiguousarray({name})"
+                          for name, c in zip(hoisted_names, contiguous) if c != name]
         elements = [f"{p}x{k}" for k in range(S)]
         states = [f"{p}s{j}" for j in range(R)]
         body_lines, results, body_data = _render(body, elements + states + list(nonseqs)
-                                                 + hoisted_names, p + "b")
+                                                 + contiguous, p + "b")
         lines = [f"{n} = np.int64({names[0]}[()])",
                  f"if {n} < 1:",
                  "    " + _raise_line("ValueError", "scan: n_steps must be at least 1")]
@@ -684,15 +690,91 @@ def _reuse_forward(inputs, outputs, stored) -> list[Variable]:
     from symnet.compiler.fgraph import FunctionGraph
     from symnet.compiler.rewrite.passes import rewrite_fgraph
 
+    from symnet.ops.shape import Shape, ShapeI, as_shape_vector
+
     outputs = list(outputs)
     fgraph = FunctionGraph(list(inputs), outputs + [f for f, _ in stored])
     rewrite_fgraph(fgraph, passes=("cse",))
+    merged = fgraph.outputs
+    # The gradient also asks for shapes of forward values (to un-broadcast): derive those
+    # from the shapes of the step's inputs and stored values, so that a forward value needed
+    # only for its shape is not recomputed.
+    forward_nodes = toposort(merged[len(outputs):], stop=fgraph.inputs)
+    forward_ids = {id(o) for node in forward_nodes for o in node.outputs}
+    leaves = {id(var): placeholder for (_, placeholder), var in zip(stored, merged[len(outputs):])
+              if var.owner is not None}
+    memo: dict = {}
+    for node in fgraph.toposort():
+        if (node not in fgraph.nodes or not isinstance(node.op, (Shape, ShapeI))
+                or id(node.inputs[0]) not in forward_ids):
+            continue
+        dims = _shape_of(node.inputs[0], leaves, memo)
+        if dims is None:
+            continue
+        if isinstance(node.op, Shape):
+            new = as_shape_vector(dims) if dims else None
+        else:
+            new = dims[node.op.i]
+        if new is not None and new.dtype == node.outputs[0].dtype:
+            fgraph.replace(node.outputs[0], new, reason="scan_grad_shape")
     merged = fgraph.outputs
     replace = {}
     for (_, placeholder), var in zip(stored, merged[len(outputs):]):
         if var.owner is not None:
             replace[var] = placeholder
     return clone_replace(merged[:len(outputs)], replace)
+
+
+def _shape_of(var: Variable, leaves: dict, memo: dict):
+    """The lengths of ``var``'s axes as int64 scalar graphs that do not compute ``var``:
+    from the shapes of ownerless variables and of ``leaves`` (variables whose stored copy,
+    the value of ``leaves[id(var)]``, has their shape), through elementwise ops
+    (broadcasting), dot and dimshuffle. None where another op is in the way."""
+    from symnet.ops.elemwise import Elemwise
+    from symnet.ops.linalg import Dot
+    from symnet.ops.shape import DimShuffle
+
+    T = _tensor()
+    key = id(var)
+    if key in memo:
+        return memo[key]
+    node = var.owner
+    dims = None
+    if node is None or key in leaves:
+        source = leaves.get(key, var)
+        dims = [T.cast(T.shape_i(source, k), "int64") for k in range(var.ndim)]
+    elif isinstance(node.op, Elemwise):
+        parts = [_shape_of(i, leaves, memo) for i in node.inputs]
+        if all(p is not None for p in parts):
+            dims = [_broadcast_length([p[k] for p in parts]) for k in range(var.ndim)]
+    elif isinstance(node.op, Dot):
+        a, b = (_shape_of(i, leaves, memo) for i in node.inputs)
+        if a is not None and b is not None:
+            dims = a[:-1] + b[1:]
+    elif isinstance(node.op, DimShuffle):
+        source = _shape_of(node.inputs[0], leaves, memo)
+        if source is not None:
+            one = T.constant(np.int64(1))
+            dims = [one if axis == "x" else source[axis] for axis in node.op.new_order]
+    memo[key] = dims
+    return dims
+
+
+def _broadcast_length(lengths: list[Variable]) -> Variable:
+    """NumPy's broadcast of axis lengths already known to be compatible: the first that is
+    not 1 (or 1)."""
+    T = _tensor()
+    result = None
+    for length in lengths:
+        if isinstance(length, Constant) and int(length.data) == 1:
+            continue
+        if result is None or length is result:
+            result = length
+        elif isinstance(result, Constant) and isinstance(length, Constant):
+            continue  # two known lengths: equal, since the forward step ran
+        else:
+            result = T.switch(T.eq(result, 1), length, result)
+    return result if result is not None else T.constant(np.int64(1))
 
 
 def _length_of(n_steps: Variable, seq: Variable) -> bool:
@@ -704,6 +786,21 @@ def _length_of(n_steps: Variable, seq: Variable) -> bool:
     owner = n_steps.owner
     return (owner is not None and isinstance(owner.op, ShapeI) and owner.op.i == 0
             and owner.inputs[0] is seq)
+
+
+def _last_step_gradient(g: Variable):
+    """``v`` when ``g``, the gradient of a state's history, is ``v`` at the last step and zero
+    elsewhere (the gradient the driver builds for ``history[-1]``); else None."""
+    from symnet.ops.shape import SumToShape
+    from symnet.ops.subtensor import IncSubtensor
+
+    if g.owner is not None and isinstance(g.owner.op, SumToShape):
+        g = g.owner.inputs[0]
+    node = g.owner
+    if (node is None or not isinstance(node.op, IncSubtensor) or node.op.idx != (-1,)
+            or not _is_zero(node.inputs[0])):
+        return None
+    return node.inputs[1]
 
 
 def _scan_grad(op: Scan, inputs, output_grads):
@@ -733,8 +830,13 @@ def _scan_grad(op: Scan, inputs, output_grads):
     for j in range(R):
         g = output_grads[j]
         if _is_float(inits[j]) and g is not None and not _is_zero(g):
+            last = _last_step_gradient(g) if op.stacked[j] and not op.reverse else None
+            if last is not None:
+                # only history[-1] (the final state) is read: seed the backward scan with its
+                # gradient rather than reading a history-sized gradient that is zero elsewhere
+                g = last + T.zeros_like(inits[j])
             g = T.cast(g, inits[j].dtype) if g.dtype != inits[j].dtype else g
-            if op.stacked[j]:
+            if op.stacked[j] and last is None:
                 g_stacked[j] = g
             else:
                 g_final[j] = g
@@ -822,8 +924,13 @@ def _scan_grad(op: Scan, inputs, output_grads):
         add_sequence(seqs[k], xs[k], op._seq_label(k))
     for j in range(R):
         if id(hs[j]) in used:
-            # the state before each step: the initial state, then all but the last history entry
-            before = T.concatenate([T.expand_dims(inits[j], 0), histories[j][:-1]])
+            # the state before each step: the initial state, then the history of the steps
+            # before (which, in a reverse scan, are the steps of higher index)
+            first = T.expand_dims(inits[j], 0)
+            if op.reverse:
+                before = T.concatenate([histories[j][1:], first])
+            else:
+                before = T.concatenate([first, histories[j][:-1]])
             add_sequence(before, hs[j], f"states {j} before each step")
         add_sequence(histories[j], stored_h[j], f"history of state {j}")
     for m in range(M):
@@ -1152,3 +1259,94 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if len(final) == 1 and not return_list:
         return final[0], new_values
     return final, new_values
+
+
+# --- rewrites ----------------------------------------------------------------------------------
+
+
+def local_scan_unused_outputs(fgraph, node):
+    """scan -> a scan without the outputs, states and inputs nothing reads.
+
+    Unread outputs are typically the gradients of data sequences; a state whose history
+    nothing reads keeps only its final value."""
+    op = node.op
+    S, R, M = op.n_seqs, op.n_states, op.n_outs
+    step = op.step
+    used = [bool(fgraph.clients.get(out)) for out in node.outputs]
+    need_state = used[:R]
+    need_out = used[R:]
+    while True:
+        roots = [step.outputs[j] for j in range(R) if need_state[j]]
+        roots += [step.outputs[R + m] for m in range(M) if need_out[m]]
+        reads = {id(v) for v in graph_inputs(roots)}
+        grown = [j for j in range(R) if not need_state[j] and id(step.inputs[S + j]) in reads]
+        if not grown:
+            break
+        for j in grown:
+            need_state[j] = True
+    if not any(need_state) and not any(need_out):
+        return None
+    keep_seq = [k for k in range(S) if id(step.inputs[k]) in reads]
+    keep_state = [j for j in range(R) if need_state[j]]
+    keep_out = [m for m in range(M) if need_out[m]]
+    keep_nonseq = [k for k in range(S + R, len(step.inputs)) if id(step.inputs[k]) in reads]
+    stacked = tuple(op.stacked[j] and used[j] for j in keep_state)
+    if (len(keep_seq) == S and len(keep_state) == R and len(keep_out) == M
+            and len(keep_nonseq) == op.n_nonseqs
+            and stacked == tuple(op.stacked)):
+        return None
+    inputs = [step.inputs[k] for k in keep_seq] + [step.inputs[S + j] for j in keep_state]
+    inputs += [step.inputs[k] for k in keep_nonseq]
+    outputs = [step.outputs[j] for j in keep_state] + [step.outputs[R + m] for m in keep_out]
+    new_op = Scan(InnerGraph(inputs, outputs), len(keep_seq), len(keep_state), len(keep_out),
+                  stacked, op.reverse, tuple(op._seq_label(k) for k in keep_seq))
+    outer = [node.inputs[1 + k] for k in keep_seq] + [node.inputs[1 + S + j] for j in keep_state]
+    outer += [node.inputs[1 + k] for k in keep_nonseq]
+    new_outputs = new_op.make_node(node.inputs[0], *outer).outputs
+    replacement = list(node.outputs)  # unread outputs stay as they are (nothing reads them)
+    for position, j in enumerate(keep_state):
+        if used[j]:
+            replacement[j] = new_outputs[position]
+    for position, m in enumerate(keep_out):
+        replacement[R + m] = new_outputs[len(keep_state) + position]
+    return replacement
+
+
+def local_ifelse_unused_outputs(fgraph, node):
+    """ifelse -> an ifelse without the outputs nothing reads.
+
+    The values only those outputs read are dropped from the inputs too."""
+    op = node.op
+    used = [k for k, out in enumerate(node.outputs) if fgraph.clients.get(out)]
+    if not used or len(used) == len(node.outputs):
+        return None
+    values = node.inputs[1:]
+    kept, position, graphs = [], {}, []
+    for graph, positions in ((op.then_graph, op.then_inputs), (op.else_graph, op.else_inputs)):
+        outputs = [graph.outputs[k] for k in used]
+        reads = {id(v) for v in graph_inputs(outputs)}
+        pairs = [(ph, values[k]) for ph, k in zip(graph.inputs, positions) if id(ph) in reads]
+        for _, value in pairs:
+            if id(value) not in position:
+                position[id(value)] = len(kept)
+                kept.append(value)
+        graphs.append((InnerGraph([ph for ph, _ in pairs], outputs),
+                       tuple(position[id(v)] for _, v in pairs)))
+    (then_graph, then_inputs), (else_graph, else_inputs) = graphs
+    new_outputs = IfElse(then_graph, else_graph, then_inputs, else_inputs).make_node(
+        node.inputs[0], *kept).outputs
+    replacement = list(node.outputs)
+    for position_, k in enumerate(used):
+        replacement[k] = new_outputs[position_]
+    return replacement
+
+
+def _register_rewrites() -> None:
+    # registered here, next to the ops they rebuild; they run in the canonicalize pass
+    from symnet.compiler.rewrite.passes import local_rewrite
+
+    local_rewrite("canonicalize", tracks=[Scan])(local_scan_unused_outputs)
+    local_rewrite("canonicalize", tracks=[IfElse])(local_ifelse_unused_outputs)
+
+
+_register_rewrites()
