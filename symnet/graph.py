@@ -623,8 +623,11 @@ class Constant(Variable):
 
 
 def _c_order(arr: np.ndarray) -> np.ndarray:
-    """``arr`` in C order (np.ascontiguousarray would turn a 0-d array into a 1-d one)."""
-    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    """``arr`` as a shared value: C order and writable, since compiled updates may write it in
+    place (a copy otherwise; np.ascontiguousarray would turn a 0-d array into a 1-d one)."""
+    if arr.flags.c_contiguous and arr.flags.writeable:
+        return arr
+    return np.array(arr, order="C")
 
 
 class SharedVariable(Variable):

@@ -271,6 +271,10 @@ class Function:
         # the graph as built, kept to explain run-time failures with the reference backend
         self.reference_fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs) if mode == "numba" else fgraph
         self._reference_run = None
+        # which kernel input each update overwrites (the inplace pass may write it in place)
+        positions = {id(v): k for k, v in enumerate(fgraph.inputs)}
+        fgraph.update_targets = {n_outputs + i: positions[id(shared)]
+                                 for i, shared in enumerate(updated) if id(shared) in positions}
         # nan_guard runs the graph as the user built it, so the node it names is theirs
         self.report = rewrite_fgraph(fgraph, mode=mode, exclude=exclude,
                                      enabled=rewrite and mode != "nan_guard")

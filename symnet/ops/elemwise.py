@@ -149,6 +149,18 @@ def _invert_template(in_dtypes, out_dtype):
     return "(not {0})" if in_dtypes[0] == "bool" else "(~{0})"
 
 
+def _ufunc2_template(name: str) -> Callable:
+    """Template calling ``np.<name>`` on operands cast to the result dtype first: Numba types
+    ``np.maximum(int32, float32)`` as float32 where NumPy gives float64."""
+
+    def template(in_dtypes, out_dtype):
+        args = [f"{{{i}}}" if d == out_dtype else f"np.{out_dtype}({{{i}}})"
+                for i, d in enumerate(in_dtypes)]
+        return f"np.{name}({', '.join(args)})"
+
+    return template
+
+
 def _true_div_template(in_dtypes, out_dtype):
     if all(d != "float32" for d in in_dtypes) or out_dtype != "float32":
         return "({0} / {1})"
@@ -178,14 +190,14 @@ POW = ScalarRule(
     nin=2, infix="**",
 )
 MAXIMUM = ScalarRule(
-    "maximum", np.maximum, "np.maximum({0}, {1})",
+    "maximum", np.maximum, _ufunc2_template("maximum"),
     # ties send the gradient to the first argument, deterministically
     grad=lambda xs, gz: [gz * _T().cast(_T().ge(xs[0], xs[1]), gz.dtype),
                          gz * _T().cast(_T().lt(xs[0], xs[1]), gz.dtype)],
     nin=2, commutative=True, associative=True,
 )
 MINIMUM = ScalarRule(
-    "minimum", np.minimum, "np.minimum({0}, {1})",
+    "minimum", np.minimum, _ufunc2_template("minimum"),
     grad=lambda xs, gz: [gz * _T().cast(_T().le(xs[0], xs[1]), gz.dtype),
                          gz * _T().cast(_T().gt(xs[0], xs[1]), gz.dtype)],
     nin=2, commutative=True, associative=True,
@@ -468,6 +480,9 @@ class FusedElemwise(Op):
     n_inputs: int
     program: tuple
     outputs: tuple
+    #: (output position, input position) pairs: that output is written into that input's
+    #: buffer when their shapes agree (set by the inplace pass only)
+    inplace: tuple = ()
 
     def make_node(self, *inputs):
         if len(inputs) != self.n_inputs:
@@ -522,7 +537,10 @@ class FusedElemwise(Op):
         return [",".join(step[0].name for step in self.program)]
 
     def __str__(self):
-        return "Fused{" + ",".join(step[0].name for step in self.program) + "}"
+        text = "Fused{" + ",".join(step[0].name for step in self.program) + "}"
+        if self.inplace:
+            text += "{inplace " + ",".join(f"{m}<-{k}" for m, k in self.inplace) + "}"
+        return text
 
     def numba_data(self, node) -> list:
         """Arrays the kernel receives as arguments: the VM program of a very large group."""
@@ -662,7 +680,13 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
                     joined = ", ".join(terms)
                     out_dims.append(f"(max({joined}) if min({joined}) != 0 else 0)")
             shape = "(" + "".join(f"{d}, " for d in out_dims) + ")"
-        lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
+        reuse = [k for m_, k in fused.inplace if outs[m_] == out]
+        if reuse:
+            source = names[reuse[0]]
+            lines.append(f"{out} = {source} if {source}.shape == {shape} else "
+                         f"np.empty({shape}, dtype=np.{var.dtype})")
+        else:
+            lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
     # fast path: everything contiguous with the full loop shape
     full = " and ".join(
         [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
@@ -673,8 +697,14 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
         # a no-op view for arrays Numba types as C-contiguous; the branch is only taken for
         # contiguous data, but arrays typed 'A' need the call to type-check
         lines.append(f"    {uid}_f{k} = np.ascontiguousarray({name}).reshape(-1)")
+    reused = dict(fused.inplace)
     for m, out in enumerate(outs):
-        lines.append(f"    {uid}_o{m} = {out}.reshape(-1)")
+        if m in reused:
+            # on this path the output is its input's buffer: write through the same flat view,
+            # so that LLVM sees one array (a second view of it would defeat vectorization)
+            lines.append(f"    {uid}_o{m} = {uid}_f{reused[m]}")
+        else:
+            lines.append(f"    {uid}_o{m} = {out}.reshape(-1)")
     lines.append(f"    for {uid}_i in range({uid}_o0.size):")
     for k in range(len(names)):
         lines.append(f"        {uid}_x{k} = {uid}_f{k}[{uid}_i]")

@@ -2,7 +2,8 @@
 (``np.matmul`` over broadcast batch axes) and :class:`TensorDot`, with the user functions
 ``dot``, ``matmul``, ``outer`` and ``tensordot`` composed from them.
 
-Float products go to BLAS through Numba's ``np.dot`` on contiguous arrays of one dtype;
+Float matrix products go to BLAS through :mod:`symnet.ops.blas` (transposed operands by
+flag, not copied), vector products through Numba's ``np.dot`` on contiguous arrays;
 integer (and boolean) products use a plain loop, since BLAS has no integer kernels. Every
 helper checks shapes before it computes.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable, normalize_dtype
+from symnet.ops import blas
 from symnet.ops.kernel import kernel
 
 
@@ -84,13 +87,24 @@ def _outer_vectors(u: Variable, v: Variable) -> Variable:
 
 @kernel
 def dot_float(a, b):
-    """Checked np.dot of 1-d/2-d float operands of one dtype through BLAS. Operands that are
-    not C-contiguous (transposed or strided views) are copied first: one np.dot variant per
-    rank pair keeps compile time down, and the copy is cheap next to the product. The
-    product of two vectors is a scalar; the caller wraps it."""
+    """Checked np.dot of 1-d/2-d float operands of one dtype through BLAS. The product of two
+    vectors is a scalar; the caller wraps it."""
     if a.shape[a.ndim - 1] != b.shape[max(b.ndim - 2, 0)]:
         raise ValueError("dot: shapes of the operands are not aligned")
-    return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    return float_product(a, b)
+
+
+def float_product(a, b):
+    """np.dot of float operands of one dtype, shapes checked by the caller. In compiled code,
+    matrix products go to :func:`symnet.ops.blas.gemm`, the rest to Numba's np.dot."""
+    return np.dot(a, b)
+
+
+@numba.extending.overload(float_product)
+def _float_product_numba(a, b):
+    if a.ndim == 2 and b.ndim == 2:
+        return lambda a, b: blas.gemm(a, b)
+    return lambda a, b: np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
 
 
 @kernel

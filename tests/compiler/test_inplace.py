@@ -1,0 +1,105 @@
+"""The inplace pass (symnet/compiler/rewrite/inplace.py): which loops write into an existing
+buffer, and that doing so never changes a result, a caller's array or a failed call's state."""
+
+import numpy as np
+import pytest
+
+import symnet as sn
+import symnet.tensor as T
+from symnet.ops.elemwise import FusedElemwise
+
+
+def _inplace_nodes(f):
+    return [n for n in f.fgraph.toposort() if isinstance(n.op, FusedElemwise) and n.op.inplace]
+
+
+def _step(mode, exclude=()):
+    """Two shared weights; V's update also reads V.T (a view of V), so it cannot be in place."""
+    W = sn.shared(np.arange(6.0).reshape(2, 3) / 10, name="W", shape=(2, 3))
+    V = sn.shared(np.arange(4.0).reshape(2, 2) / 10, name="V", shape=(2, 2))
+    x = T.dmatrix("x")
+    h = T.tanh(T.dot(x, W.T))  # tanh writes into the product's buffer
+    cost = T.sum(h ** 2) + T.sum(T.dot(V, W) ** 2)
+    gW, gV = sn.grad(cost, [W, V])
+    f = sn.function([x], [cost, h], updates=[(W, W - 0.1 * gW), (V, V - 0.1 * gV + 0.01 * V.T)],
+                    mode=mode, exclude=exclude)
+    return f, W, V
+
+
+@pytest.fixture(scope="module")
+def steps():
+    return _step("numba"), _step("python")
+
+
+def test_updates_and_intermediates_are_written_in_place(steps):
+    (f, W, V), _ = steps
+    fired = {k: v for p in f.report.passes if p.name == "inplace" for k, v in p.fired.items()}
+    assert fired.get("inplace_update") == 1, fired
+    assert fired.get("inplace_intermediate", 0) >= 1, fired
+    destroyed = [n.inputs[k] for n in _inplace_nodes(f) for _, k in n.op.inplace]
+    assert any(v.owner is None and v.name == "W" for v in destroyed)
+    assert not any(v.owner is None and v.name == "V" for v in destroyed)  # reads V.T
+    assert "else np.empty" in f.source
+
+
+def test_in_place_results_equal_the_reference(steps, rng):
+    (f, W, V), (ref, W_ref, V_ref) = steps
+    held = W.get_value(borrow=True)
+    for _ in range(3):
+        x = rng.standard_normal((4, 3))
+        x_copy = x.copy()
+        got, expected = f(x), ref(x)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-12)
+        np.testing.assert_allclose(W.get_value(), W_ref.get_value(), rtol=1e-12)
+        np.testing.assert_allclose(V.get_value(), V_ref.get_value(), rtol=1e-12)
+        np.testing.assert_array_equal(x, x_copy)
+    # the update went into W's own buffer (as in Theano, a borrowed value sees it)
+    assert W.get_value(borrow=True) is held
+
+
+def test_failed_call_leaves_in_place_targets_untouched(steps):
+    (f, W, V), _ = steps
+    before = W.get_value(), V.get_value()
+    with pytest.raises(ValueError):
+        f(np.ones((4, 2)))  # x @ W.T does not align
+    np.testing.assert_array_equal(W.get_value(), before[0])
+    np.testing.assert_array_equal(V.get_value(), before[1])
+
+
+def test_inplace_can_be_switched_off():
+    f, _, _ = _step("numba", exclude=("inplace",))
+    assert not _inplace_nodes(f)
+
+
+def test_no_in_place_write_to_inputs_outputs_or_unknown_shapes(rng):
+    x = T.dmatrix("x")
+    S = sn.shared(np.ones((2, 2)), name="S")  # no static shape: the update allocates
+    f = sn.function([x], [T.exp(x), S * 1.0], updates=[(S, S * 2.0)])
+    assert not [n for n in _inplace_nodes(f) if any(n.inputs[k].owner is None
+                                                    for _, k in n.op.inplace)]
+    value = rng.standard_normal((2, 2))
+    copy = value.copy()
+    e, s = f(value)
+    np.testing.assert_array_equal(value, copy)
+    np.testing.assert_allclose(e, np.exp(value))
+    np.testing.assert_array_equal(s, np.ones((2, 2)))
+    np.testing.assert_array_equal(S.get_value(), 2 * np.ones((2, 2)))
+
+
+def test_shared_value_that_is_also_an_output_is_not_overwritten():
+    W = sn.shared(np.ones(3), name="W", shape=(3,))
+    f = sn.function([], W, updates=[(W, W + 1.0)])
+    np.testing.assert_array_equal(f(), np.ones(3))
+    np.testing.assert_array_equal(f(), 2 * np.ones(3))
+
+
+def test_read_only_shared_values_are_copied_on_the_way_in():
+    value = np.ones(3)
+    value.flags.writeable = False
+    W = sn.shared(value, name="W", shape=(3,), borrow=True)
+    W.set_value(value, borrow=True)
+    f = sn.function([], [], updates=[(W, W * 2.0)])
+    f()
+    np.testing.assert_array_equal(value, np.ones(3))
+    np.testing.assert_array_equal(W.get_value(), 2 * np.ones(3))
