@@ -851,3 +851,6 @@ def sigmoid_binary_crossentropy_with_logits(logits, targets) -> Variable:
     x = _float_input(logits)
     t = _targets_like(T.as_tensor(targets), x)
     return T.softplus(x) - t * x
+
+
+from symnet.ops.conv import conv2d, max_pool_2d, pool_2d  # noqa: E402

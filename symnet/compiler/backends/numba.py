@@ -13,10 +13,11 @@ import numpy as np
 
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.fgraph import FunctionGraph
+from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Constant
 
-FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "control", "random",
-            "vmath", "elemvm")
+FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "conv", "control",
+            "random", "vmath", "elemvm")
 
 
 class MissingNumbaImplementation(TypeError):
@@ -46,6 +47,10 @@ def generate_source(fgraph: FunctionGraph) -> tuple[str, list]:
     extra_args: list = []
     body: list[str] = []
     order = fgraph.toposort()
+    # loops that overwrite a shared value in place run after every other node (pass inplace)
+    late = [node for node in order if late_node(node)]
+    if late:
+        order = [node for node in order if not late_node(node)] + late
 
     def add_argument(var, name: str) -> None:
         # 0-d values cross the kernel boundary as scalars (cheap to unbox), arrays inside
