@@ -62,6 +62,28 @@ def test_theano_basics_as_a_script(monkeypatch, capsys):
     assert "f(23, 2, weight=4) = 100.0" in capsys.readouterr().out
 
 
+def test_scan_tutorial(mode, capsys):
+    differences = _load("scan_tutorial")["main"](mode)
+    out = capsys.readouterr().out
+    assert list(differences) == ["power", "polynomial", "cumulative_sum", "tanh_rnn",
+                                 "jacobian_and_hessian"]
+    assert max(differences.values()) < 1e-12, differences
+    lines = out.splitlines()
+    assert lines[lines.index("                 the last step only =") + 1] == (
+        "[ 0.  1.  4.  9. 16. 25. 36. 49. 64. 81.]")
+    assert lines[lines.index("polynomial       1 + 0 x + 2 x ** 2 at x = 3 =") + 1] == "19.0"
+    assert "[ 1.  3.  6. 10. 15. 21. 28. 36. 45. 55.]" in lines
+    assert "tanh RNN         50 steps, 3 inputs, 4 units" in lines
+    assert out.count("max |difference| from NumPy = ") == 9
+    assert "largest difference from NumPy over all programs: " in lines[-1]
+
+
+def test_scan_tutorial_as_a_script(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["scan_tutorial.py", "--mode", "python"])
+    runpy.run_path(str(EXAMPLES / "scan_tutorial.py"), run_name="__main__")
+    assert "hessian          of sum(x ** 2) =" in capsys.readouterr().out
+
+
 def test_beans_data():
     beans = _load("beans")
     xs, ys = beans["get_beans"](200, seed=3)
@@ -127,3 +149,20 @@ def test_beans_plot(tmp_path, capsys):
     else:
         assert result["plotted"] and path.stat().st_size > 0
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_digits_cnn(tmp_path, monkeypatch, capsys):
+    """The CNN example reaches its accuracy floor and writes its plot (when it can)."""
+    monkeypatch.chdir(tmp_path)
+    history, accuracy = _load("digits_cnn")["main"](plot=True, verbose=0)
+    assert accuracy >= 0.95
+    assert len(history.history["val_accuracy"]) == 20
+    assert history.history["val_accuracy"][-1] == pytest.approx(accuracy)
+    out = capsys.readouterr().out
+    assert re.search(r"held-out loss \d\.\d{4}, accuracy 0\.9\d{3}", out)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "no plot" in out and not (tmp_path / "digits_cnn.png").exists()
+    else:
+        assert (tmp_path / "digits_cnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
