@@ -27,6 +27,10 @@ class Settings:
     check_graph: bool = os.environ.get("SYMNET_CHECK_GRAPH", "0") == "1"
     verbose_rewrites: bool = False
     cache_dir: str = dataclasses.field(default_factory=_default_cache_dir)
+    #: keep freed memory in the process (glibc mallopt) so that kernels' large temporaries
+    #: are not returned to the system and page-faulted back in on every call; env
+    #: SYMNET_TUNE_MALLOC=0 leaves the C allocator alone
+    tune_malloc: bool = os.environ.get("SYMNET_TUNE_MALLOC", "1") != "0"
 
 
 class _Config:

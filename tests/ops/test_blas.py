@@ -40,3 +40,32 @@ def test_products_in_every_layout(products, shape, rng):
 
 def test_backend_is_reported():
     assert blas.BACKEND in ("numpy", "numba")
+
+
+def test_fallback_without_numpys_blas_shares_the_cache():
+    """With NumPy's CBLAS unavailable (SYMNET_NUMPY_BLAS=0) the same cached kernels run on the
+    NumPy callbacks: correct results in both processes, never an unresolved symbol."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, symnet as sn, symnet.tensor as T\n"
+        "from symnet.ops import blas\n"
+        "a, b = T.fmatrix('a'), T.fmatrix('b')\n"
+        "f = sn.function([a, b], [T.dot(a, b), T.dot(a.T, b)])\n"
+        "x = np.arange(16, dtype='float32').reshape(4, 4) / 7\n"
+        "y = np.arange(16, dtype='float32').reshape(4, 4) / 5\n"
+        "p, q = f(x, y.T)\n"
+        "np.testing.assert_allclose(p, x @ y.T, rtol=1e-6)\n"
+        "np.testing.assert_allclose(q, x.T @ y.T, rtol=1e-6)\n"
+        "print(blas.BACKEND)\n"
+    )
+    seen = []
+    for flag in ("0", "1", "0"):
+        env = dict(os.environ, SYMNET_NUMPY_BLAS=flag)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        seen.append(out.stdout.strip())
+    assert seen[0] == seen[2] == "python"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symnet.compiler.allocator import tune_malloc
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.inplace import late_node
@@ -194,5 +195,6 @@ class NumbaKernel:
 
 def compile_numba(fgraph: FunctionGraph):
     """Return (kernel, source) for ``fgraph``."""
+    tune_malloc()
     kernel = NumbaKernel(fgraph)
     return kernel, kernel.source
