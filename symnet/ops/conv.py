@@ -719,69 +719,57 @@ def pool_window(j, ws, stride, pad, size):
 
 
 @kernel
+def pool_check_args(wh, ww, ph, pw, ignore_border):
+    """max_pool_2d's rules on padding, under which every window holds an input cell (the
+    loops read each window's first cell unchecked)."""
+    if ph >= wh or pw >= ww or (not ignore_border and (ph > 0 or pw > 0)):
+        raise ValueError("max_pool_2d: the padding must be smaller than the window, and only "
+                         "with ignore_border=True")
+
+
+@kernel
+def pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+    """Whether the windows are 2x2 tiles of the image: stride 2, no padding, none partial."""
+    return (wh == 2 and ww == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0
+            and 2 * oh <= h and 2 * ow <= w)
+
+
+@kernel
+def column_range(s, sw, pw, w, ow):
+    """The output columns ``j`` whose window holds input column ``j * sw - pw + s``, for a
+    column offset ``0 <= s < ww`` inside the window: ``range(lo, hi)``."""
+    lo = 0
+    if pw - s > 0:
+        lo = (pw - s + sw - 1) // sw
+    top = w - 1 + pw - s
+    hi = 0
+    if top >= 0:
+        hi = min(ow, top // sw + 1)
+    return lo, max(lo, hi)
+
+
+@kernel
 def as_pool_planes(x):
-    """A tensor pooled on its last two axes as a C-contiguous ``(planes, rows, cols, 1)``."""
+    """A tensor pooled on its last two axes as a C-contiguous ``(planes, rows, cols)``."""
     planes = 1
     for d in range(x.ndim - 2):
         planes *= x.shape[d]
     rows = x.shape[x.ndim - 2]
     cols = x.shape[x.ndim - 1]
-    return np.ascontiguousarray(x).reshape((planes, rows, cols, 1))
+    return np.ascontiguousarray(x).reshape((planes, rows, cols))
 
 
-# Pooling loops index flat arrays and keep each window's running value in a local variable
-# (accumulating in the output array serializes on memory: 8x slower at the bench shape).
-
-
-@kernel
-def max_pool_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border):
-    """Max-pool axes 1 and 2 of ``x (n, h, w, c)``."""
-    n, h, w, c = x.shape
-    oh = pool_length(h, wh, sh, ph, ignore_border)
-    ow = pool_length(w, ww, sw, pw, ignore_border)
-    src = np.ascontiguousarray(x).reshape(x.size)
-    out = np.empty(n * oh * ow * c, dtype=x.dtype)
-    for b in range(n):
-        for i in range(oh):
-            r0, r1, _ = pool_window(i, wh, sh, ph, h)
-            for j in range(ow):
-                s0, s1, _ = pool_window(j, ww, sw, pw, w)
-                dst = ((b * oh + i) * ow + j) * c
-                first = ((b * h + r0) * w + s0) * c
-                for ch in range(c):
-                    m = src[first + ch]
-                    for r in range(r0, r1):
-                        for s in range(s0, s1):
-                            v = src[((b * h + r) * w + s) * c + ch]
-                            if v > m:
-                                m = v
-                    out[dst + ch] = m
-    return out.reshape((n, oh, ow, c))
-
-
-@kernel
-def average_pool_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border, include_pad):
-    """Average-pool axes 1 and 2 of ``x (n, h, w, c)``; the divisor counts the padding when
-    ``include_pad``."""
-    n, h, w, c = x.shape
-    oh = pool_length(h, wh, sh, ph, ignore_border)
-    ow = pool_length(w, ww, sw, pw, ignore_border)
-    src = np.ascontiguousarray(x).reshape(x.size)
-    out = np.empty(n * oh * ow * c, dtype=x.dtype)
-    for b in range(n):
-        for i in range(oh):
-            r0, r1, rspan = pool_window(i, wh, sh, ph, h)
-            for j in range(ow):
-                s0, s1, sspan = pool_window(j, ww, sw, pw, w)
-                dst = ((b * oh + i) * ow + j) * c
-                count = rspan * sspan if include_pad else (r1 - r0) * (s1 - s0)
-                for ch in range(c):
-                    total = 0.0
-                    for r in range(r0, r1):
-                        for s in range(s0, s1):
-                            total += src[((b * h + r) * w + s) * c + ch]
-                    out[dst + ch] = total / count
-    return out.reshape((n, oh, ow, c))
+# How the pooling loops are laid out (max_pool_argmax_nhwc, behind both gradients of max pooling,
+# is still a window-innermost scan). The innermost loop runs over the contiguous axis (channels
+# for NHWC, output columns for NCHW), the window's rows and columns outside it, and the running
+# values of the windows it covers live in a row buffer (allocated once per call) updated without
+# a branch: `v if v > m else m` is one MAXPS, and it gives the scalar scan's answer with NaNs
+# too (the first maximum in row-major window order; a NaN first cell stays; `max` does not
+# promise that, hence the noqa). Arrays are indexed
+# through row views by loop counters: Numba wraps negative indices, and a computed flat index
+# (`src[at + ch]`) keeps that select in the loop, which stops LLVM vectorizing it (10x slower
+# at the bench shape (32, 26, 26, 32) float32, 2x2). 2x2 tiles (stride 2, no padding, no partial
+# window) keep the maximum of a channel or column in a local variable.
 
 
 @kernel
@@ -814,6 +802,81 @@ def max_pool_argmax_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border):
 
 
 @kernel
+def max_pool_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border):
+    """Max-pool axes 1 and 2 of ``x (n, h, w, c)``."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
+    n, h, w, c = x.shape
+    oh = pool_length(h, wh, sh, ph, ignore_border)
+    ow = pool_length(w, ww, sw, pw, ignore_border)
+    x = np.ascontiguousarray(x)
+    out = np.empty((n, oh, ow, c), dtype=x.dtype)
+    if pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    x00 = x[b, 2 * i, 2 * j]
+                    x01 = x[b, 2 * i, 2 * j + 1]
+                    x10 = x[b, 2 * i + 1, 2 * j]
+                    x11 = x[b, 2 * i + 1, 2 * j + 1]
+                    o = out[b, i, j]
+                    for ch in range(c):
+                        m = x00[ch]
+                        v = x01[ch]
+                        m = v if v > m else m  # noqa: FURB136 (NaN order)
+                        v = x10[ch]
+                        m = v if v > m else m  # noqa: FURB136 (NaN order)
+                        v = x11[ch]
+                        o[ch] = v if v > m else m  # noqa: FURB136 (NaN order)
+        return out
+    for b in range(n):
+        for i in range(oh):
+            r0, r1, _ = pool_window(i, wh, sh, ph, h)
+            for j in range(ow):
+                s0, s1, _ = pool_window(j, ww, sw, pw, w)
+                o = out[b, i, j]
+                first = x[b, r0, s0]
+                for ch in range(c):
+                    o[ch] = first[ch]
+                for r in range(r0, r1):
+                    for s in range(s0, s1):
+                        cell = x[b, r, s]
+                        for ch in range(c):
+                            v = cell[ch]
+                            m = o[ch]
+                            o[ch] = v if v > m else m  # noqa: FURB136 (NaN order)
+    return out
+
+
+@kernel
+def average_pool_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border, include_pad):
+    """Average-pool axes 1 and 2 of ``x (n, h, w, c)``; the divisor counts the padding when
+    ``include_pad``."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
+    n, h, w, c = x.shape
+    oh = pool_length(h, wh, sh, ph, ignore_border)
+    ow = pool_length(w, ww, sw, pw, ignore_border)
+    x = np.ascontiguousarray(x)
+    out = np.empty((n, oh, ow, c), dtype=x.dtype)
+    total = np.empty(c, dtype=np.float64)
+    for b in range(n):
+        for i in range(oh):
+            r0, r1, rspan = pool_window(i, wh, sh, ph, h)
+            for j in range(ow):
+                s0, s1, sspan = pool_window(j, ww, sw, pw, w)
+                count = rspan * sspan if include_pad else (r1 - r0) * (s1 - s0)
+                total[:] = 0.0
+                for r in range(r0, r1):
+                    for s in range(s0, s1):
+                        cell = x[b, r, s]
+                        for ch in range(c):
+                            total[ch] += cell[ch]
+                o = out[b, i, j]
+                for ch in range(c):
+                    o[ch] = total[ch] / count
+    return out
+
+
+@kernel
 def pool_check_grad(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, opname):
     n, h, w, c = x.shape
     oh = pool_length(h, wh, sh, ph, ignore_border)
@@ -826,35 +889,40 @@ def pool_check_grad(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, opname):
 def pool_grad_nhwc(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, mode):
     """Gradient of the pooling of ``x (n, h, w, c)`` (mode 0 max, 1 average_inc_pad,
     2 average_exc_pad) with respect to ``x``."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
     pool_check_grad(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, "max_pool_2d_grad")
     n, h, w, c = x.shape
     oh = gz.shape[1]
     ow = gz.shape[2]
-    g = np.ascontiguousarray(gz).reshape(gz.size)
-    gx = np.zeros(x.size, dtype=gz.dtype)
+    x = np.ascontiguousarray(x)
+    gz = np.ascontiguousarray(gz)
+    gx = np.zeros((n, h, w, c), dtype=gz.dtype)
     if mode == 0:
         where = max_pool_argmax_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border)
+        flat = gx.reshape(gx.size)
+        g = gz.reshape(gz.size)
         for k in range(where.shape[0]):
-            gx[where[k]] += g[k]
-        return gx.reshape((n, h, w, c))
+            flat[where[k]] += g[k]
+        return gx
     for b in range(n):
         for i in range(oh):
             r0, r1, rspan = pool_window(i, wh, sh, ph, h)
             for j in range(ow):
                 s0, s1, sspan = pool_window(j, ww, sw, pw, w)
+                g = gz[b, i, j]
                 count = rspan * sspan if mode == 1 else (r1 - r0) * (s1 - s0)
-                at = ((b * oh + i) * ow + j) * c
                 for r in range(r0, r1):
                     for s in range(s0, s1):
-                        dst = ((b * h + r) * w + s) * c
+                        cell = gx[b, r, s]
                         for ch in range(c):
-                            gx[dst + ch] += g[at + ch] / count
-    return gx.reshape((n, h, w, c))
+                            cell[ch] += g[ch] / count
+    return gx
 
 
 @kernel
 def max_pool_gather_nhwc(x, g, wh, ww, sh, sw, ph, pw, ignore_border):
     """``g`` at the first maximum of every window of ``x``: pooled shape."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
     if g.shape != x.shape:
         raise ValueError("max_pool_2d_grad_grad: the two inputs differ in shape")
     n, h, w, c = x.shape
@@ -870,33 +938,108 @@ def max_pool_gather_nhwc(x, g, wh, ww, sh, sw, ph, pw, ignore_border):
 
 @kernel
 def max_pool_nchw(x, wh, ww, sh, sw, ph, pw, ignore_border):
-    """:func:`max_pool_nhwc` on the last two axes of ``x`` (any leading axes)."""
-    out = max_pool_nhwc(as_pool_planes(x), wh, ww, sh, sw, ph, pw, ignore_border)
-    return out.reshape(x.shape[:-2] + (out.shape[1], out.shape[2]))
+    """Max-pool the last two axes of ``x`` (any leading axes)."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
+    planes = as_pool_planes(x)
+    count, h, w = planes.shape
+    oh = pool_length(h, wh, sh, ph, ignore_border)
+    ow = pool_length(w, ww, sw, pw, ignore_border)
+    out = np.empty((count, oh, ow), dtype=x.dtype)
+    if pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+        for p in range(count):
+            for i in range(oh):
+                top = planes[p, 2 * i]
+                bottom = planes[p, 2 * i + 1]
+                o = out[p, i]
+                for j in range(ow):
+                    m = top[2 * j]
+                    v = top[2 * j + 1]
+                    m = v if v > m else m  # noqa: FURB136 (NaN order)
+                    v = bottom[2 * j]
+                    m = v if v > m else m  # noqa: FURB136 (NaN order)
+                    v = bottom[2 * j + 1]
+                    o[j] = v if v > m else m  # noqa: FURB136 (NaN order)
+        return out.reshape(x.shape[:-2] + (oh, ow))
+    # other windows: one channel per plane (a computed column index is not vectorized)
+    out4 = max_pool_nhwc(planes.reshape((count, h, w, 1)), wh, ww, sh, sw, ph, pw,
+                         ignore_border)
+    return out4.reshape(x.shape[:-2] + (oh, ow))
 
 
 @kernel
 def average_pool_nchw(x, wh, ww, sh, sw, ph, pw, ignore_border, include_pad):
-    """:func:`average_pool_nhwc` on the last two axes of ``x`` (any leading axes)."""
-    out = average_pool_nhwc(as_pool_planes(x), wh, ww, sh, sw, ph, pw, ignore_border,
-                            include_pad)
-    return out.reshape(x.shape[:-2] + (out.shape[1], out.shape[2]))
+    """Average-pool the last two axes of ``x`` (any leading axes); the divisor counts the
+    padding when ``include_pad``."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
+    planes = as_pool_planes(x)
+    count, h, w = planes.shape
+    oh = pool_length(h, wh, sh, ph, ignore_border)
+    ow = pool_length(w, ww, sw, pw, ignore_border)
+    out = np.empty((count, oh, ow), dtype=x.dtype)
+    total = np.empty(ow, dtype=np.float64)
+    for p in range(count):
+        for i in range(oh):
+            r0, r1, rspan = pool_window(i, wh, sh, ph, h)
+            total[:] = 0.0
+            for r in range(r0, r1):
+                row = planes[p, r]
+                for s in range(ww):
+                    lo, hi = column_range(s, sw, pw, w, ow)
+                    for j in range(lo, hi):
+                        total[j] += row[j * sw + s - pw]
+            o = out[p, i]
+            for j in range(ow):
+                s0, s1, sspan = pool_window(j, ww, sw, pw, w)
+                cells = rspan * sspan if include_pad else (r1 - r0) * (s1 - s0)
+                o[j] = total[j] / cells
+    return out.reshape(x.shape[:-2] + (oh, ow))
 
 
 @kernel
 def pool_grad_nchw(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, mode):
+    """:func:`pool_grad_nhwc` for pooling the last two axes of ``x`` (any leading axes)."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
     if gz.shape[:-2] != x.shape[:-2]:
         raise ValueError("pool_2d_grad: the gradient's shape does not match the pooled shape")
-    gx = pool_grad_nhwc(as_pool_planes(x), as_pool_planes(gz), wh, ww, sh, sw, ph, pw,
-                        ignore_border, mode)
+    planes = as_pool_planes(x)
+    g = as_pool_planes(gz)
+    count, h, w = planes.shape
+    oh = pool_length(h, wh, sh, ph, ignore_border)
+    ow = pool_length(w, ww, sw, pw, ignore_border)
+    if g.shape[1] != oh or g.shape[2] != ow:
+        raise ValueError("max_pool_2d_grad: the gradient's shape does not match the pooled shape")
+    gx = np.zeros((count, h, w), dtype=gz.dtype)
+    if mode == 0:
+        gx4 = pool_grad_nhwc(planes.reshape((count, h, w, 1)), g.reshape((count, oh, ow, 1)),
+                             wh, ww, sh, sw, ph, pw, ignore_border, 0)
+        return gx4.reshape(x.shape)
+    cells = np.empty(ow, dtype=np.int64)
+    for p in range(count):
+        for i in range(oh):
+            gi = g[p, i]
+            r0, r1, rspan = pool_window(i, wh, sh, ph, h)
+            for j in range(ow):
+                s0, s1, sspan = pool_window(j, ww, sw, pw, w)
+                cells[j] = rspan * sspan if mode == 1 else (r1 - r0) * (s1 - s0)
+            for r in range(r0, r1):
+                row = gx[p, r]
+                # s descending adds the windows overlapping a cell in increasing j, the
+                # order of a loop over windows
+                for s in range(ww - 1, -1, -1):
+                    lo, hi = column_range(s, sw, pw, w, ow)
+                    for j in range(lo, hi):
+                        row[j * sw + s - pw] += gi[j] / cells[j]
     return gx.reshape(x.shape)
 
 
 @kernel
 def max_pool_gather_nchw(x, g, wh, ww, sh, sw, ph, pw, ignore_border):
+    """:func:`max_pool_gather_nhwc` for pooling the last two axes of ``x``."""
+    pool_check_args(wh, ww, ph, pw, ignore_border)
     if g.shape != x.shape:
         raise ValueError("max_pool_2d_grad_grad: the two inputs differ in shape")
-    out = max_pool_gather_nhwc(as_pool_planes(x), as_pool_planes(g), wh, ww, sh, sw, ph, pw,
+    out = max_pool_gather_nhwc(as_pool_planes(x)[..., np.newaxis],
+                               as_pool_planes(g)[..., np.newaxis], wh, ww, sh, sw, ph, pw,
                                ignore_border)
     return out.reshape(x.shape[:-2] + (out.shape[1], out.shape[2]))
 

@@ -305,8 +305,10 @@ def pool_data():
 def test_pool_matches_reference(pool_data, mode, pool_mode, layout):
     x = pool_data
     xs = tensor4(name="x")
-    # numba: a subset covering ignore_border, strides below/above the window and padding
-    variants = POOL_VARIANTS if mode == "python" else POOL_VARIANTS[1::2] + [POOL_VARIANTS[6]]
+    # numba: a subset covering ignore_border, strides below/above the window, padding and
+    # 2x2 tiles (the kernels' fast path)
+    subset = [POOL_VARIANTS[0]] + POOL_VARIANTS[1::2] + [POOL_VARIANTS[6]]
+    variants = POOL_VARIANTS if mode == "python" else subset
     outs = [T.nnet.max_pool_2d(xs, ws, ib, stride, pad, pool_mode, layout)
             for ws, stride, pad, ib in variants]
     value = x if layout == "NCHW" else to_nhwc(x)
