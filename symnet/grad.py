@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from symnet.config import SymnetWarning
-from symnet.graph import Variable, as_variable_list, toposort
+from symnet.graph import Variable, as_variable_list, toposort, without_gc
 
 
 class DisconnectedInputError(ValueError):
@@ -29,6 +29,7 @@ def _is_float(var: Variable) -> bool:
     return np.dtype(var.dtype).kind == "f"
 
 
+@without_gc
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_grads=None):
     """Symbolic gradient of a scalar ``cost`` with respect to ``wrt``.
 

@@ -22,6 +22,7 @@ from symnet.graph import (
     clone_replace,
     filter_value,
     graph_inputs,
+    without_gc,
 )
 
 _MISSING = object()
@@ -86,6 +87,7 @@ def _may_alias(var: Variable) -> bool:
     return True
 
 
+@without_gc
 def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="raise",
              name=None, mode=None, allow_input_downcast=False, trust_input=False,
              exclude=(), rewrite=True, no_default_updates=False):

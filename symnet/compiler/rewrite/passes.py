@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.config import config
+from symnet.graph import without_gc
 
 PASS_ORDER = (
     "canonicalize",   # one normal form: flatten add/mul, constants first, x - y -> x + -y
@@ -248,6 +249,7 @@ def rewrite_fgraph(fgraph: FunctionGraph, *, mode: str = "numba", exclude=(), en
     return report
 
 
+@without_gc
 def rewrite_graph(outputs, passes=None, exclude=(), inputs=None):
     """Rewrite a graph without compiling it; returns the rewritten outputs.
 
