@@ -349,8 +349,8 @@ class Conv2D(_Spatial):
     >>> layer.output_shape((28, 28, 1))
     (28, 28, 8)
     >>> out = layer(T.tensor('float32', shape=(None, 28, 28, 1)))
-    >>> [p.name for p in layer.params], layer.kernel.get_value().shape
-    (['conv2d/kernel', 'conv2d/bias'], (3, 3, 1, 8))
+    >>> [p.name.split('/')[-1] for p in layer.params], layer.kernel.get_value().shape
+    (['kernel', 'bias'], (3, 3, 1, 8))
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
