@@ -21,7 +21,7 @@ import threading
 from symnet.config import config
 
 _version_key: str | None = None
-_loaded: dict[str, object] = {}  # source hash -> kernel function, for this process
+_loaded: dict[tuple, object] = {}  # (version key, source hash) -> kernel, for this process
 _lock = threading.Lock()
 stats = {"hits_memory": 0, "hits_disk": 0, "writes": 0}
 
@@ -84,8 +84,9 @@ def load_kernel(source: str, function_name: str = "kernel"):
     by writing the module into the cache. Falls back to a private temporary directory when the
     cache directory cannot be written."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    memo_key = (version_key(), digest)
     with _lock:
-        kernel = _loaded.get(digest)
+        kernel = _loaded.get(memo_key)
         if kernel is not None:
             stats["hits_memory"] += 1
             return kernel
@@ -113,8 +114,31 @@ def load_kernel(source: str, function_name: str = "kernel"):
             except OSError:
                 continue
         kernel = getattr(module, function_name)
-        _loaded[digest] = kernel
+        _tolerate_broken_numba_cache(kernel)
+        _loaded[memo_key] = kernel
         return kernel
+
+
+def _tolerate_broken_numba_cache(dispatcher) -> None:
+    """Make a truncated or garbage Numba cache file (``__pycache__/*.nbi``, ``*.nbc``) a cache
+    miss: Numba itself raises from the call that loads it. The index is emptied, so the kernel
+    is compiled again and its new machine code saved over the broken entry."""
+    numba_cache = getattr(dispatcher, "_cache", None)
+    load = getattr(numba_cache, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(*args, **kwargs):
+        try:
+            return load(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - any unreadable entry is rebuilt
+            try:
+                numba_cache.flush()
+            except OSError:
+                pass  # an unwritable cache: compile anyway; the save is skipped by Numba
+            return None
+
+    numba_cache.load_overload = load_overload
 
 
 def clear_cache() -> None:

@@ -902,12 +902,28 @@ class IncSubtensor(Op):
         if np.dtype(x.dtype).kind != "f":
             return [None, None, *none]
         gv = _subtensor_op(self.idx)(gz, *syms)
+        if self.set_instead_of_inc and is_advanced(self.idx):
+            gv = gv * self._surviving_writes(x, syms, gz.dtype)
         if self.set_instead_of_inc:
             zero = constant(np.zeros((), dtype=gz.dtype))
             gx = IncSubtensor(self.idx, True)(gz, zero, *syms)
         else:
             gx = gz
         return [gx, gv, *none]
+
+    def _surviving_writes(self, x, syms, dtype):
+        """1 where a written element survives, 0 where a later write to the same position
+        (a repeated index) replaced it: only the last write reaches the output, so only it
+        gets a gradient. Found by writing each element's own position number with this op."""
+        from symnet import tensor as T
+
+        written = _subtensor_op(self.idx)(x, *syms)
+        positions = T.reshape(T.arange(T.prod(T.shape(written))), T.shape(written),
+                              ndim=written.ndim)
+        claims = IncSubtensor(self.idx, True)(T.zeros_like(x, dtype="int64") - 1, positions,
+                                              *syms)
+        kept = T.eq(_subtensor_op(self.idx)(claims, *syms), positions)
+        return T.cast(kept, dtype)
 
     def _name(self) -> str:
         return "set_subtensor" if self.set_instead_of_inc else "inc_subtensor"

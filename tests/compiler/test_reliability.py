@@ -84,3 +84,26 @@ def test_failed_call_leaves_shared_variables_bit_identical():
     assert count.get_value() == before[1]
     f(np.ones(3))
     np.testing.assert_array_equal(w.get_value(), before[0] + 1)
+
+
+@pytest.mark.parametrize("mode", ["python", "numba"])
+def test_two_updates_of_one_shared_variable_are_rejected_at_compile_time(mode):
+    """Which of two new values would win is undefined: function() refuses, whatever the
+    expressions (even equal ones), and the variable keeps its value."""
+    w = sn.shared(np.arange(3.0), "w")
+    x = T.dvector("x")
+    for updates in ([(w, w + x), (w, w * 2)], [(w, w + 1), (w, w + 1)],
+                    [(w, w + 1), (sn.shared(0.0, "other"), 1.0), (w, x)]):
+        with pytest.raises(ValueError, match="w is updated twice"):
+            sn.function([x], T.sum(w), updates=updates, mode=mode, on_unused_input="ignore")
+    np.testing.assert_array_equal(w.get_value(), np.arange(3.0))
+
+
+def test_explicit_update_of_a_random_state_replaces_its_default_update():
+    srng = sn.RandomStream(seed=3)
+    u = srng.uniform((2,))
+    (state, _), = srng.state_updates
+    frozen = state.get_value()
+    f = sn.function([], u, updates=[(state, state)], mode="python")
+    np.testing.assert_array_equal(f(), f())  # the explicit update won; no duplicate raised
+    assert state.get_value() is not None and type(state.get_value()) is type(frozen)

@@ -47,9 +47,9 @@ def _constant(data: np.ndarray) -> Constant:
 def local_sub_to_add(fgraph, node):
     """x - y -> x + (-y)"""
     x, y = node.inputs
+    if np.dtype(y.dtype).kind == "b":
+        return None  # booleans have no negation (x - True is x + -1 only after promotion)
     if isinstance(y, Constant):
-        if np.dtype(y.dtype).kind == "b":
-            return None
         with np.errstate(all="ignore"):
             neg_y = _constant(np.negative(y.data))
     else:
