@@ -19,6 +19,7 @@ import tempfile
 import threading
 
 from symnet.config import config
+from symnet.ops.kernel import tolerate_broken_cache
 
 _version_key: str | None = None
 _loaded: dict[tuple, object] = {}  # (version key, source hash) -> kernel, for this process
@@ -114,31 +115,9 @@ def load_kernel(source: str, function_name: str = "kernel"):
             except OSError:
                 continue
         kernel = getattr(module, function_name)
-        _tolerate_broken_numba_cache(kernel)
+        tolerate_broken_cache(kernel)
         _loaded[memo_key] = kernel
         return kernel
-
-
-def _tolerate_broken_numba_cache(dispatcher) -> None:
-    """Make a truncated or garbage Numba cache file (``__pycache__/*.nbi``, ``*.nbc``) a cache
-    miss: Numba itself raises from the call that loads it. The index is emptied, so the kernel
-    is compiled again and its new machine code saved over the broken entry."""
-    numba_cache = getattr(dispatcher, "_cache", None)
-    load = getattr(numba_cache, "load_overload", None)
-    if load is None:
-        return
-
-    def load_overload(*args, **kwargs):
-        try:
-            return load(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - any unreadable entry is rebuilt
-            try:
-                numba_cache.flush()
-            except OSError:
-                pass  # an unwritable cache: compile anyway; the save is skipped by Numba
-            return None
-
-    numba_cache.load_overload = load_overload
 
 
 def clear_cache() -> None:

@@ -40,6 +40,35 @@ class _VersionedLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLoc
 if _VersionedLocator not in caching.CacheImpl._locator_classes:
     caching.CacheImpl._locator_classes.insert(0, _VersionedLocator)
 
-#: numba.njit with symnet's flags: cached on disk, GIL released, NumPy's float error model
-#: (division by zero gives inf/nan as in NumPy instead of raising ZeroDivisionError).
-kernel = numba.njit(cache=True, nogil=True, error_model="numpy")
+def tolerate_broken_cache(dispatcher) -> None:
+    """Make a truncated or garbage Numba cache file (``__pycache__/*.nbi``, ``*.nbc``) a cache
+    miss: Numba itself raises from the call that loads it. The index is emptied, so the kernel
+    is compiled again and its new machine code saved over the broken entry."""
+    numba_cache = getattr(dispatcher, "_cache", None)
+    load = getattr(numba_cache, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(*args, **kwargs):
+        try:
+            return load(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - any unreadable entry is rebuilt
+            try:
+                numba_cache.flush()
+            except OSError:
+                pass  # an unwritable cache: compile anyway; the save is skipped by Numba
+            return None
+
+    numba_cache.load_overload = load_overload
+
+
+_njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+def kernel(fn):
+    """numba.njit with symnet's flags: cached on disk (a broken cache file is a miss), GIL
+    released, NumPy's float error model (division by zero gives inf/nan as in NumPy instead
+    of raising ZeroDivisionError)."""
+    dispatcher = _njit(fn)
+    tolerate_broken_cache(dispatcher)
+    return dispatcher

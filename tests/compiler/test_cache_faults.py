@@ -149,6 +149,19 @@ def test_damaged_numba_cache_files_are_recompiled(tmp_path):
         assert third[name]["numba_hits"] == 1, (name, third)  # and the repaired entry serves
 
 
+@pytest.mark.slow
+def test_damaged_helper_cache_files_are_recompiled(tmp_path):
+    """The library helpers' machine code lives under <cache>/<version>/numba: garbage there is
+    a miss too (every helper file damaged at once)."""
+    run(tmp_path, "tanh")
+    helper_files = [p for p in tmp_path.rglob("numba/**/*") if p.suffix in (".nbi", ".nbc")]
+    assert helper_files
+    for path in helper_files:
+        path.write_bytes(b"garbage\n" if path.suffix == ".nbi" else os.urandom(200))
+    # a new graph: its kernel is compiled, loading the (damaged) helpers it calls
+    run(tmp_path, "sinh")  # correct (checked in run) after recompiling the helpers
+
+
 # --- the directory itself ------------------------------------------------------------------------
 
 
