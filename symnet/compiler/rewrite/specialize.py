@@ -2,6 +2,12 @@
 
 Powers with the exponents 2, 0.5 and -1 become ``sqr``, ``sqrt`` and a division, and the sum of
 an elementwise product of two vectors becomes a ``dot`` (one BLAS call, no temporary).
+
+``dot(x, w) + b`` is deliberately left as the product followed by the fused elementwise add
+(which the inplace pass writes into the product's buffer, together with any activation):
+a single BLAS call with its output initialised to the broadcast bias (beta = 1) measured no
+faster here (float32, 784 x 256 weights: 151 against 150 us at 32 rows, 2.01 against 1.99 ms
+at 512 rows), and it would split the bias from the activation it is fused with.
 """
 
 from __future__ import annotations
