@@ -197,7 +197,9 @@ class InnerGraph:
         from symnet.compiler.rewrite.passes import rewrite_fgraph
 
         fgraph = FunctionGraph(list(self.inputs), list(self.outputs))
-        rewrite_fgraph(fgraph, mode=mode)
+        # no in-place writes inside a loop body: a value hoisted out of the loop is computed
+        # once and read by every step, so no step may write into it
+        rewrite_fgraph(fgraph, mode=mode, exclude=("inplace",))
         return fgraph
 
     def loop_plan(self, n_variant: int):

@@ -103,3 +103,15 @@ def test_read_only_shared_values_are_copied_on_the_way_in():
     f()
     np.testing.assert_array_equal(value, np.ones(3))
     np.testing.assert_array_equal(W.get_value(), 2 * np.ones(3))
+
+
+@pytest.mark.parametrize("mode", ["numba", "python"])
+def test_loop_invariant_values_are_never_overwritten_inside_scan(mode):
+    """dot(A, B) is hoisted out of the loop and read by every step: a step writing its sum with
+    the state into that buffer would change what the next step reads."""
+    A, B, h0 = T.dmatrix("A"), T.dmatrix("B"), T.dmatrix("h0")
+    hs, _ = sn.scan(lambda h, a, b: h + T.dot(a, b), outputs_info=h0, non_sequences=[A, B],
+                    n_steps=3)
+    f = sn.function([A, B, h0], hs[-1], mode=mode)
+    a, b, h = np.eye(2) * 2.0, np.ones((2, 2)), np.zeros((2, 2))
+    np.testing.assert_allclose(f(a, b, h), 3 * (a @ b))
