@@ -369,11 +369,17 @@ class _PoolGeometry:
         valid = self.windows(self.real_mask())[0].reshape(oh, ow, -1)
         win = self.windows(self.embed(planes, 0))
         values = win.reshape(win.shape[:3] + (-1,))
-        best = np.where(valid, values, -np.inf).max(axis=-1, keepdims=True)
-        hit = valid & (values == best)
-        # a window of NaNs has no hit: take its first input cell, as a scan with `>` does
-        hit |= valid & ~hit.any(axis=-1, keepdims=True)
-        first = np.argmax(hit, axis=-1)  # (planes, oh, ow)
+        # the scan the Numba loops do: from the window's first input cell, row-major, take a
+        # cell when it is greater (so a NaN is taken only as the first cell, and ties keep the
+        # earlier cell); every window holds an input cell (pool_check_args)
+        start = np.argmax(valid, axis=-1)  # (oh, ow)
+        first = np.broadcast_to(start, values.shape[:3]).copy()  # (planes, oh, ow)
+        best = np.take_along_axis(values, first[..., None], axis=-1)[..., 0]
+        for t in range(values.shape[-1]):
+            v = values[..., t]
+            take = valid[:, :, t] & (v > best)
+            best = np.where(take, v, best)
+            first = np.where(take, t, first)
         i = np.arange(oh)[None, :, None]
         j = np.arange(ow)[None, None, :]
         rows = i * self.stride[0] + first // self.ws[1] - self.pad[0]
@@ -735,6 +741,20 @@ def pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
 
 
 @kernel
+def tile_argmax(x00, x01, x10, x11):
+    """Which cell of a 2x2 tile holds its first maximum in row-major order (0 to 3), as the
+    window scan of ``max_pool_argmax_nhwc`` finds it (a NaN first cell stays); branch-free
+    selects, so the loops that call it still vectorize."""
+    m = x00
+    k = 0
+    k = 1 if x01 > m else k
+    m = x01 if x01 > m else m  # noqa: FURB136 (NaN order)
+    k = 2 if x10 > m else k
+    m = x10 if x10 > m else m  # noqa: FURB136 (NaN order)
+    return 3 if x11 > m else k
+
+
+@kernel
 def column_range(s, sw, pw, w, ow):
     """The output columns ``j`` whose window holds input column ``j * sw - pw + s``, for a
     column offset ``0 <= s < ww`` inside the window: ``range(lo, hi)``."""
@@ -759,8 +779,8 @@ def as_pool_planes(x):
     return np.ascontiguousarray(x).reshape((planes, rows, cols))
 
 
-# How the pooling loops are laid out (max_pool_argmax_nhwc, behind both gradients of max pooling,
-# is still a window-innermost scan). The innermost loop runs over the contiguous axis (channels
+# How the pooling loops are laid out (max_pool_argmax_nhwc, behind both gradients of max pooling
+# outside 2x2 tiles, is still a window-innermost scan). The innermost loop runs over the contiguous axis (channels
 # for NHWC, output columns for NCHW), the window's rows and columns outside it, and the running
 # values of the windows it covers live in a row buffer (allocated once per call) updated without
 # a branch: `v if v > m else m` is one MAXPS, and it gives the scalar scan's answer with NaNs
@@ -769,7 +789,9 @@ def as_pool_planes(x):
 # through row views by loop counters: Numba wraps negative indices, and a computed flat index
 # (`src[at + ch]`) keeps that select in the loop, which stops LLVM vectorizing it (10x slower
 # at the bench shape (32, 26, 26, 32) float32, 2x2). 2x2 tiles (stride 2, no padding, no partial
-# window) keep the maximum of a channel or column in a local variable.
+# window) keep the maximum of a channel or column in a local variable; their gradients find the
+# winning cell of a whole row of channels or columns first (tile_argmax), then store it with one
+# loop per cell (several stores in one loop stopped LLVM vectorizing: 12x slower).
 
 
 @kernel
@@ -897,6 +919,26 @@ def pool_grad_nhwc(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, mode):
     x = np.ascontiguousarray(x)
     gz = np.ascontiguousarray(gz)
     gx = np.zeros((n, h, w, c), dtype=gz.dtype)
+    if mode == 0 and pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+        # the winning cell of each channel first, then one store loop per cell of the tile
+        # (four stores in one loop are not vectorized: 9x slower at the bench shape)
+        zero = gx.dtype.type(0)
+        won = np.empty(c, dtype=np.int64)
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    x00 = x[b, 2 * i, 2 * j]
+                    x01 = x[b, 2 * i, 2 * j + 1]
+                    x10 = x[b, 2 * i + 1, 2 * j]
+                    x11 = x[b, 2 * i + 1, 2 * j + 1]
+                    for ch in range(c):
+                        won[ch] = tile_argmax(x00[ch], x01[ch], x10[ch], x11[ch])
+                    g = gz[b, i, j]
+                    for q in range(4):
+                        cell = gx[b, 2 * i + q // 2, 2 * j + q % 2]
+                        for ch in range(c):
+                            cell[ch] = g[ch] if won[ch] == q else zero
+        return gx
     if mode == 0:
         where = max_pool_argmax_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border)
         flat = gx.reshape(gx.size)
@@ -928,6 +970,28 @@ def max_pool_gather_nhwc(x, g, wh, ww, sh, sw, ph, pw, ignore_border):
     n, h, w, c = x.shape
     oh = pool_length(h, wh, sh, ph, ignore_border)
     ow = pool_length(w, ww, sw, pw, ignore_border)
+    if pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+        x = np.ascontiguousarray(x)
+        g = np.ascontiguousarray(g)
+        picked = np.empty((n, oh, ow, c), dtype=g.dtype)
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    x00 = x[b, 2 * i, 2 * j]
+                    x01 = x[b, 2 * i, 2 * j + 1]
+                    x10 = x[b, 2 * i + 1, 2 * j]
+                    x11 = x[b, 2 * i + 1, 2 * j + 1]
+                    g00 = g[b, 2 * i, 2 * j]
+                    g01 = g[b, 2 * i, 2 * j + 1]
+                    g10 = g[b, 2 * i + 1, 2 * j]
+                    g11 = g[b, 2 * i + 1, 2 * j + 1]
+                    o = picked[b, i, j]
+                    for ch in range(c):
+                        k = tile_argmax(x00[ch], x01[ch], x10[ch], x11[ch])
+                        v = g00[ch] if k == 0 else g01[ch]
+                        v = g10[ch] if k == 2 else v
+                        o[ch] = g11[ch] if k == 3 else v
+        return picked
     where = max_pool_argmax_nhwc(x, wh, ww, sh, sw, ph, pw, ignore_border)
     src = np.ascontiguousarray(g).reshape(g.size)
     out = np.empty(where.shape[0], dtype=g.dtype)
@@ -1009,6 +1073,25 @@ def pool_grad_nchw(x, gz, wh, ww, sh, sw, ph, pw, ignore_border, mode):
     if g.shape[1] != oh or g.shape[2] != ow:
         raise ValueError("max_pool_2d_grad: the gradient's shape does not match the pooled shape")
     gx = np.zeros((count, h, w), dtype=gz.dtype)
+    if mode == 0 and pool_tiles(h, w, oh, ow, wh, ww, sh, sw, ph, pw):
+        zero = gx.dtype.type(0)
+        won = np.empty(ow, dtype=np.int64)
+        for p in range(count):
+            for i in range(oh):
+                top = planes[p, 2 * i]
+                bottom = planes[p, 2 * i + 1]
+                for j in range(ow):
+                    won[j] = tile_argmax(top[2 * j], top[2 * j + 1], bottom[2 * j],
+                                         bottom[2 * j + 1])
+                gi = g[p, i]
+                for r in range(2):
+                    row = gx[p, 2 * i + r]
+                    for j in range(ow):
+                        v = gi[j]
+                        k = won[j] - 2 * r
+                        row[2 * j] = v if k == 0 else zero
+                        row[2 * j + 1] = v if k == 1 else zero
+        return gx.reshape(x.shape)
     if mode == 0:
         gx4 = pool_grad_nhwc(planes.reshape((count, h, w, 1)), g.reshape((count, oh, ow, 1)),
                              wh, ww, sh, sw, ph, pw, ignore_border, 0)

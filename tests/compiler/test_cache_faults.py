@@ -256,3 +256,16 @@ def test_version_key_change_in_process(tmp_path, monkeypatch):
     np.testing.assert_array_equal(f1(v), f2(v))
     assert len(list((tmp_path / "first").glob("k_*.py"))) == 1
     assert len(list((tmp_path / "second").glob("k_*.py"))) == 1
+
+
+def test_numba_optimisation_level_is_part_of_the_version_key():
+    """Machine code built at NUMBA_OPT=1 (the test suite's level) is never loaded at level 3."""
+    code = "from symnet.compiler import cache; print(cache.version_key())"
+    keys = {}
+    for level in ("1", "3"):
+        env = dict(os.environ, NUMBA_OPT=level)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
+        keys[level] = out.stdout.strip()
+    assert keys["1"] != keys["3"] and all(len(k) == 16 for k in keys.values()), keys
+    assert cache.version_key() == keys[os.environ.get("NUMBA_OPT", "3")]

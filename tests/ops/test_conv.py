@@ -111,6 +111,24 @@ def ref_max_pool_grad(x, gz, ws, stride, pad):
     return gx
 
 
+def ref_max_pool_gather(x, g, ws, stride, pad):
+    """ignore_border=True: ``g`` at the first maximum of each window of ``x``."""
+    h, w = x.shape[-2:]
+    oh = ref_pool_length(h, ws[0], stride[0], pad[0], True)
+    ow = ref_pool_length(w, ws[1], stride[1], pad[1], True)
+    out = np.zeros(x.shape[:-2] + (oh, ow))
+    for lead in np.ndindex(x.shape[:-2]):
+        for i in range(oh):
+            for j in range(ow):
+                best, where = None, None
+                for r in range(i * stride[0] - pad[0], i * stride[0] - pad[0] + ws[0]):
+                    for s in range(j * stride[1] - pad[1], j * stride[1] - pad[1] + ws[1]):
+                        if 0 <= r < h and 0 <= s < w and (best is None or x[lead + (r, s)] > best):
+                            best, where = x[lead + (r, s)], (r, s)
+                out[lead + (i, j)] = g[lead + where]
+    return out
+
+
 def to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
@@ -340,25 +358,37 @@ def test_max_pool_leading_axes_ints_and_static_shape(mode):
     assert z.type == sn.graph.TensorType("float64", (2, 2))
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("mode", MODES)
-def test_max_pool_grad_routes_to_first_maximum(mode):
-    # ties everywhere: every window is constant, or has its maximum twice
-    x = np.array([[1.0, 1.0, 2.0, 0.0, 5.0],
-                  [1.0, 1.0, 0.0, 2.0, 5.0],
-                  [3.0, 0.0, 4.0, 4.0, 1.0],
-                  [0.0, 3.0, 4.0, 4.0, 0.0]]).reshape(1, 1, 4, 5)
+def test_max_pool_grad_routes_to_first_maximum(mode, layout):
+    # ties everywhere: every window is constant, or has its maximum twice; the second channel
+    # has the opposite ties and NaNs (a NaN first cell keeps the window's gradient)
+    plane = np.array([[1.0, 1.0, 2.0, 0.0, 5.0],
+                      [1.0, 1.0, 0.0, 2.0, 5.0],
+                      [3.0, 0.0, 4.0, 4.0, 1.0],
+                      [0.0, 3.0, 4.0, 4.0, 0.0]])
+    other = -plane
+    other[0, 0] = np.nan
+    other[3, 3] = np.nan
+    x = np.stack([plane, other])[np.newaxis]
     xs = tensor4(name="x")
     cases = [((2, 2), (2, 2), (0, 0)), ((2, 2), (1, 1), (0, 0)), ((3, 3), (2, 2), (1, 1))]
     outs = []
     for ws, stride, pad in cases:
-        y = T.nnet.max_pool_2d(xs, ws, True, stride, pad)
-        outs.append(sn.grad(T.sum(y * y), xs))
-        outs.append(y)
-    got = sn.function([xs], outs, mode=mode)(x)
+        y = T.nnet.max_pool_2d(xs, ws, True, stride, pad, layout=layout)
+        gx = sn.grad(T.sum(y * y), xs)
+        outs += [gx, y, sn.grad(T.sum(gx * xs), xs)]
+    value = x if layout == "NCHW" else to_nhwc(x)
+    got = sn.function([xs], outs, mode=mode)(value)
     for k, (ws, stride, pad) in enumerate(cases):
-        gx, y = got[2 * k], got[2 * k + 1]
+        gx, y, ggx = got[3 * k: 3 * k + 3]
+        if layout == "NHWC":
+            gx, y, ggx = (np.ascontiguousarray(a.transpose(0, 3, 1, 2)) for a in (gx, y, ggx))
         expected = ref_max_pool_grad(x, 2 * y, ws, stride, pad)
         np.testing.assert_allclose(gx, expected, err_msg=str((ws, stride, pad)))
+        # d/dx sum(grad * x) = grad + (the second gradient routed back the same way)
+        np.testing.assert_allclose(ggx, expected + ref_max_pool_grad(x, 2 * ref_max_pool_gather(
+            x, x, ws, stride, pad), ws, stride, pad), err_msg=str((ws, stride, pad)))
 
 
 POOL_GRAD_CASES = [
@@ -399,7 +429,7 @@ def test_pool_grad_ops_match_python(rng, layout):
         x = to_nhwc(x)
     xs = tensor4(name="x")
     outs = []
-    cases = [("max", POOL_VARIANTS[3]), ("average", POOL_VARIANTS[6]),
+    cases = [("max", POOL_VARIANTS[3]), ("max", POOL_VARIANTS[0]), ("average", POOL_VARIANTS[6]),
              ("average_exc_pad", POOL_VARIANTS[7]), ("average", POOL_VARIANTS[5])]
     for pool_mode, (ws, stride, pad, ib) in cases:
         y = T.nnet.max_pool_2d(xs, ws, ib, stride, pad, pool_mode, layout)
