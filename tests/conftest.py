@@ -1,10 +1,12 @@
 """Test setup: bounds checking in Numba, graph validation after every pass, a seeded rng,
 and a kernel cache shared by the xdist workers of one run (fresh in CI, reused locally).
 
-Kernels are compiled at LLVM optimisation level 1 here: tests check what generated code
-computes, not how fast, and level 3 (the default for users) spends most of a cold compile
-in LLVM's optimiser (an MLP training step: ~35 s against ~2 s), which a clean CI run would
-pay for every kernel of the suite. Benchmarks run at the users' default.
+Optimisation levels: the test process itself compiles at the users' default, LLVM level 3,
+because Numba is already imported when this file runs (pyproject's ``filterwarnings`` names
+``symnet.SymnetWarning``, so pytest imports symnet while reading its configuration); the
+subprocesses that tests start (examples, hostile inputs, cache faults, pickling) inherit
+``NUMBA_OPT=1`` from here and compile at level 1, which is much cheaper for a cold cache. The
+cache's version key includes the level, so the two never share machine code.
 """
 
 import os

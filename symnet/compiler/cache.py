@@ -2,8 +2,9 @@
 
 Layout: ``<cache_dir>/<version key>/k_<source hash>.py``. The version key hashes the symnet
 source files, numba's and numpy's versions and Numba's optimisation level, so an edit to any
-helper, an upgrade or another ``NUMBA_OPT`` never reuses an old kernel. Numba's own ``cache=True`` stores machine code next to each module in
-``__pycache__``, which is what lets a second process skip compilation. Writes go to a
+helper, an upgrade or another ``NUMBA_OPT`` never reuses an old kernel. Numba's own
+``cache=True`` stores machine code next to each module in ``__pycache__``, which is what lets a
+second process skip compilation. Writes go to a
 temporary file renamed into place (atomic, no locks); an entry whose text differs from the
 expected source (truncated, garbage) is rewritten.
 """
@@ -29,8 +30,9 @@ stats = {"hits_memory": 0, "hits_disk": 0, "writes": 0}
 
 def version_key() -> str:
     """Hash of symnet's own sources, the numba and numpy versions and Numba's optimisation
-    level (machine code built at ``NUMBA_OPT=1``, as the test suite does, is never loaded by
-    a process running at the default level 3: Numba's own cache index does not record it)."""
+    level (machine code built at ``NUMBA_OPT=1``, as the test suite's subprocesses do, is never
+    loaded by a process running at the default level 3: Numba's own cache index does not
+    record the level)."""
     global _version_key
     if _version_key is None:
         import numba
