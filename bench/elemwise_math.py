@@ -14,6 +14,12 @@ SVML is not an option here: the pip build of llvmlite is not SVML-patched (``num
 intel-cmplr-lib-rt wheel's ``libsvml.so`` on LD_LIBRARY_PATH, ``numba -s`` reports "SVML
 Library Loaded: True" but still "SVML Operational: False", so Numba keeps calling scalar libm.
 The header line prints the state of the running process.
+
+symnet tunes glibc's allocator when it builds its first kernel (``symnet/compiler/allocator.py``:
+large blocks come from the heap, so a fresh 80 MB output reuses the pages of the previous one
+instead of faulting them in). Every row runs after that, NumPy eager included: measured on
+2026-11-23, NumPy eager took 92 ms in a process with glibc's defaults and 56 ms here, and
+symnet's function 72 ms and 37 ms.
 """
 
 from __future__ import annotations
