@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import threading
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -660,6 +661,11 @@ class SharedVariable(Variable):
 
     ``get_value``/``set_value`` copy unless ``borrow=True``. A compiled function's ``updates``
     replace the value only after the whole call succeeded.
+
+    Threads: each shared variable has a lock. A compiled function holds the locks of every
+    shared variable it reads or updates for the whole call (in one global order, so two
+    functions never deadlock), and ``get_value`` copies under it: no call, copy or update
+    ever sees another call's update half written, even one written in place.
     """
 
     def __init__(self, value, name: str | None = None, *, borrow: bool = False,
@@ -677,10 +683,13 @@ class SharedVariable(Variable):
         # C order: compiled kernels are specialised on memory layout, so one layout for every
         # value a shared variable holds means one specialisation (no recompiling mid-training)
         self.container = [_c_order(arr)]
+        self.lock = threading.Lock()
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
-        value = self.container[0]
-        return value if borrow else value.copy()
+        if borrow:
+            return self.container[0]
+        with self.lock:
+            return self.container[0].copy()
 
     def set_value(self, value, borrow: bool = False) -> None:
         name = f"shared variable {self.name!r}" if self.name else "shared variable"
@@ -695,6 +704,15 @@ class SharedVariable(Variable):
 
     def __repr__(self):
         return self.name or f"<shared {self.type.short()}>"
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.lock = threading.Lock()
 
 
 class Apply:

@@ -6,7 +6,7 @@ and commits shared-variable updates only after the kernel succeeded.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
 import warnings
 from collections.abc import Mapping
@@ -269,7 +269,9 @@ class Function:
         self.allow_input_downcast = allow_input_downcast
         self.trust_input = trust_input
         self.exclude = exclude
-        self.lock = threading.Lock()
+        # the locks of the shared variables the call reads or updates, in creation order
+        touched = {id(v): v for v in list(shared_read) + list(updated)}
+        self.locks = [v.lock for v in sorted(touched.values(), key=lambda v: v.id)]
         # the graph as built, kept to explain run-time failures with the reference backend
         self.reference_fgraph = FunctionGraph(fgraph.inputs, fgraph.outputs) if mode == "numba" else fgraph
         self._reference_run = None
@@ -372,9 +374,11 @@ class Function:
     def _slow_call(self, args, kwargs):
         """Bind keywords and defaults, check every input, run, commit."""
         values = self.bind(args, kwargs)
-        if not self.updated:
+        if not self.locks:
             return self._run(values)
-        with self.lock:
+        with contextlib.ExitStack() as held:
+            for lock in self.locks:
+                held.enter_context(lock)
             return self._run(values)
 
     def _run(self, values):
@@ -435,8 +439,10 @@ class Function:
         for i, value in enumerate(kernel.const_values):
             env[f"K{i}"] = value
             call_args.append(f"K{i}")
-        # A function with updates reads, computes and commits under its lock, so concurrent
-        # calls are serialised and no update is lost; others run concurrently (nogil kernels).
+        # A function that touches shared variables reads, computes and commits holding their
+        # locks, so calls touching the same variables are serialised: no update is lost and
+        # none is seen half written (in-place updates included). Others run concurrently
+        # (the kernels release the GIL).
         body = ["try:",
                 f"    r = kernel({', '.join(call_args)})",
                 "except Exception as exc:",
@@ -455,9 +461,10 @@ class Function:
         for i, shared in enumerate(self.updated):
             env[f"U{i}"] = shared.container
             body.append(f"U{i}[0] = r{n + i}")
-        if self.updated:
-            env["lock"] = self.lock
-            lines.append("    with lock:")
+        if self.locks:
+            for i, lock in enumerate(self.locks):
+                env[f"L{i}"] = lock
+            lines.append("    with " + ", ".join(f"L{i}" for i in range(len(self.locks))) + ":")
             lines.extend("        " + line for line in body)
         else:
             lines.extend("    " + line for line in body)

@@ -29,6 +29,56 @@ def test_concurrent_calls_lose_no_update(mode):
     assert total.get_value() == n_threads * calls
 
 
+def test_readers_never_see_an_in_place_update_half_written():
+    """A training function writes w + 1 into w's own array (the inplace pass); functions
+    reading w and get_value, in other threads at the same time, always see every element
+    updated the same number of times."""
+    n = 400_000
+    w = sn.shared(np.zeros(n), "w", shape=(n,))
+    step = sn.function([], [], updates=[(w, w + 1.0)])
+    assert "inplace" in step.source  # the update is written in place
+    spread = sn.function([], T.max(w) - T.min(w))
+    seen = []
+
+    def write():
+        for _ in range(150):
+            step()
+
+    def read():
+        for _ in range(150):
+            seen.append(float(spread()))
+            value = w.get_value()
+            seen.append(float(value.max() - value.min()))
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 600 and set(seen) == {0.0}
+    np.testing.assert_array_equal(w.get_value(), np.full(n, 300.0))
+
+
+def test_functions_sharing_variables_in_opposite_orders_do_not_deadlock():
+    a = sn.shared(0.0, "a")
+    b = sn.shared(0.0, "b")
+    f = sn.function([], [], updates=[(a, a + b + 1.0), (b, b + 1.0)])
+    g = sn.function([], [], updates=[(b, b + a * 0.0 + 1.0), (a, a + 1.0)])
+
+    def run(fn):
+        for _ in range(300):
+            fn()
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in (f, g, f, g)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert b.get_value() == 1200.0
+
+
 def test_concurrent_calls_without_updates_match_serial_results():
     x = T.dmatrix("x")
     f = sn.function([x], T.tanh(x) @ x.T + 1.0)
