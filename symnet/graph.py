@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
-import threading
 import os
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
@@ -696,7 +696,9 @@ class SharedVariable(Variable):
         arr = filter_value(self.type, value, name, allow_downcast=False)
         if arr is value and not borrow:
             arr = arr.copy()
-        self.container[0] = _c_order(arr)
+        arr = _c_order(arr)
+        with self.lock:  # not between a call's in-place write and its commit
+            self.container[0] = arr
 
     @property
     def value(self):

@@ -4,9 +4,9 @@ Layout: ``<cache_dir>/<version key>/k_<source hash>.py``. The version key hashes
 source files, numba's and numpy's versions and Numba's optimisation level, so an edit to any
 helper, an upgrade or another ``NUMBA_OPT`` never reuses an old kernel. Numba's own
 ``cache=True`` stores machine code next to each module in ``__pycache__``, which is what lets a
-second process skip compilation. Writes go to a
-temporary file renamed into place (atomic, no locks); an entry whose text differs from the
-expected source (truncated, garbage) is rewritten.
+second process skip compilation. Writes go to a temporary file renamed into place (atomic, no
+locks); an entry whose text differs from the expected source (truncated, garbage) is
+rewritten.
 """
 
 from __future__ import annotations

@@ -780,18 +780,18 @@ def as_pool_planes(x):
 
 
 # How the pooling loops are laid out (max_pool_argmax_nhwc, behind both gradients of max pooling
-# outside 2x2 tiles, is still a window-innermost scan). The innermost loop runs over the contiguous axis (channels
-# for NHWC, output columns for NCHW), the window's rows and columns outside it, and the running
-# values of the windows it covers live in a row buffer (allocated once per call) updated without
-# a branch: `v if v > m else m` is one MAXPS, and it gives the scalar scan's answer with NaNs
-# too (the first maximum in row-major window order; a NaN first cell stays; `max` does not
-# promise that, hence the noqa). Arrays are indexed
-# through row views by loop counters: Numba wraps negative indices, and a computed flat index
+# outside 2x2 tiles, is still a window-innermost scan). The innermost loop runs over the
+# contiguous axis (channels for NHWC, output columns for NCHW), the window's rows and columns
+# outside it, and the running values of the windows it covers live in a row buffer (allocated
+# once per call) updated without a branch: `v if v > m else m` is one MAXPS, and it gives the
+# scalar scan's answer with NaNs too (the first maximum in row-major window order; a NaN first
+# cell stays; `max` does not promise that, hence the noqa). Arrays are indexed through row
+# views by loop counters: Numba wraps negative indices, and a computed flat index
 # (`src[at + ch]`) keeps that select in the loop, which stops LLVM vectorizing it (10x slower
 # at the bench shape (32, 26, 26, 32) float32, 2x2). 2x2 tiles (stride 2, no padding, no partial
 # window) keep the maximum of a channel or column in a local variable; their gradients find the
 # winning cell of a whole row of channels or columns first (tile_argmax), then store it with one
-# loop per cell (several stores in one loop stopped LLVM vectorizing: 12x slower).
+# loop per cell (several stores in one loop stopped LLVM vectorizing: 9x slower).
 
 
 @kernel
