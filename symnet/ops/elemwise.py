@@ -740,4 +740,49 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     for m, (out, j) in enumerate(zip(outs, fused.outputs)):
         index = ", ".join(f"{uid}_i{d} * {uid}_c{m}_{d}" for d in range(ndim))
         lines.append(f"{indent}{out}[{index}] = {uid}_w{j}")
+    for m, (out, j) in enumerate(zip(outs, fused.outputs)):
+        if len(fused.input_deps(j)) != len(names):
+            lines.extend(_partial_output_lines(fused, m, j, names, out, dims, dtypes, uid))
+    return lines
+
+
+def _step_deps(fused: FusedElemwise, step: int) -> list[int]:
+    """The steps that step ``step`` needs (itself included), in program order."""
+    needed, stack = set(), [step]
+    while stack:
+        j = stack.pop()
+        if j not in needed:
+            needed.add(j)
+            stack.extend(ref for kind, ref in fused.program[j][1] if kind == "step")
+    return sorted(needed)
+
+
+def _partial_output_lines(fused, m: int, j: int, names, out: str, dims, dtypes, uid: str):
+    """An output that reads only some of the inputs has their broadcast shape, which is larger
+    than the loop's where a zero-length axis of another input meets a length-1 axis of its own
+    (NumPy: (0,) with (1,) gives (0,), but the output alone is (1,)). The loop then never
+    runs, so that output is computed by a loop of its own over its shape."""
+    ndim = len(dims)
+    deps = fused.input_deps(j)
+    p = f"{uid}_p{m}"
+    size = " * ".join(dims)
+    lines = [f"if {size} == 0 and {out}.size != 0:"]
+    for k in deps:
+        for d in range(ndim):
+            lines.append(f"    {p}_b{k}_{d} = 1 if {names[k]}.shape[{d}] != 1 else 0")
+    indent = "    "
+    for d in range(ndim):
+        lines.append(f"{indent}for {p}_i{d} in range({out}.shape[{d}]):")
+        indent += "    "
+    for k in deps:
+        index = ", ".join(f"{p}_i{d} * {p}_b{k}_{d}" for d in range(ndim))
+        lines.append(f"{indent}{p}_y{k} = {names[k]}[{index}]")
+
+    def operand(kind, ref):
+        return f"{p}_y{ref}" if kind == "in" else f"{p}_w{ref}"
+
+    for step in _step_deps(fused, j):
+        lines.append(f"{indent}{p}_w{step} = {_step_expr(fused, step, operand, dtypes)}")
+    index = ", ".join(f"{p}_i{d}" for d in range(ndim))
+    lines.append(f"{indent}{out}[{index}] = {p}_w{j}")
     return lines

@@ -47,3 +47,31 @@ def test_set_subtensor_gradient_with_repeated_indices(mode):
                        mode=mode)
         sn.verify_grad(lambda x, v: T.set_subtensor(x[[1, 1], [2, 2]], v),
                        [np.ones((2, 3)), np.array([1.0, 2])], mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["python", "numba"])
+def test_fused_output_of_some_inputs_when_another_input_is_empty(mode):
+    """A fused loop with an output that reads only some of its inputs ran over the broadcast
+    of all of them: (0,) with (1,) is an empty loop, so that output, of shape (1,) by itself,
+    was never written (uninitialised memory came back)."""
+    x = T.tensor("float64", shape=(1,), name="x")
+    empty = x[x > 2.0]
+    value = np.array([-1.25915452])
+    outs = [T.switch(T.eq(empty, x), x, ~T.eq(x, x)), T.switch(T.eq(x, x), x, x * 3.0)]
+    f = sn.function([x], outs, mode=mode)
+    got = f(value)
+    assert got[0].shape == (0,)
+    np.testing.assert_array_equal(got[1], value)
+    if mode == "numba":
+        assert sum("Fused" in line and "#" in line for line in f.source.splitlines()) == 2
+    # two dimensions, with broadcasting inside the output's own inputs
+    a, b, c = T.dmatrix("a"), T.dmatrix("b"), T.dmatrix("c")
+    av, bv, cv = np.zeros((0, 3)), np.array([[0.5, -1.0, 2.0]]), np.array([[1.5]])
+    shared_step = T.exp(b) * c
+    f = sn.function([a, b, c], [a + shared_step, shared_step * 2.0 + b], mode=mode)
+    if mode == "numba":  # one loop with both outputs
+        assert [line for line in f.source.splitlines() if "Fused" in line and "#" in line] == [
+            "    # t0_0, t0_1 = Fused{exp,mul,add,mul,add}"]
+    got = f(av, bv, cv)
+    assert got[0].shape == (0, 3)
+    np.testing.assert_allclose(got[1], np.exp(bv) * cv * 2.0 + bv, rtol=1e-12)
