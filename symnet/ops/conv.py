@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable
+from symnet.ops.elemwise import _short_pp
 from symnet.ops.kernel import kernel
 
 __all__ = [
@@ -52,16 +53,6 @@ def _T():
     from symnet import tensor
 
     return tensor
-
-
-def _pp_short(x: Variable) -> str:
-    from symnet.printing import pp
-
-    try:
-        text = pp(x)
-    except Exception:  # printing must never hide the real error
-        text = x.name or "?"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _dims_text(shape) -> str:
@@ -433,14 +424,15 @@ def _max_pool_gather_np(x, g, geometry: _PoolGeometry):
 
 
 @kernel
-def conv_check(c, h, w, cin, kh, kw, ph, pw):
-    """Shape checks shared by the convolution helpers."""
+def conv_output_size(c, h, w, cin, kh, kw, ph, pw, sh, sw):
+    """Shape checks shared by the convolution helpers, then the output's rows and columns."""
     if c != cin:
         raise ValueError("conv2d: the input's channels differ from the filters' input channels")
     if kh < 1 or kw < 1:
         raise ValueError("conv2d: the filters are empty")
     if h + 2 * ph < kh or w + 2 * pw < kw:
         raise ValueError("conv2d: the filters are larger than the padded input")
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
 # im2col here is the transposed (Caffe) form: per image a ``(k, oh * ow)`` matrix whose row for
@@ -569,9 +561,7 @@ def conv2d_nhwc(x, w, ph, pw, sh, sw, flip):
     one thread, which matters on a shared machine)."""
     n, h, wd, c = x.shape
     kh, kw, cin, o = w.shape
-    conv_check(c, h, wd, cin, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, cin, kh, kw, ph, pw, sh, sw)
     col = columns_nhwc(x, kh, kw, ph, pw, sh, sw, oh, ow)
     wk = flipped_hw(w) if flip else np.ascontiguousarray(w)
     wmat = wk.reshape((kh * kw * cin, o))
@@ -588,9 +578,7 @@ def conv2d_grad_filters_nhwc(x, gz, shape, ph, pw, sh, sw, flip):
     kh, kw = shape[0], shape[1]
     if shape[2] != c or shape[3] != gz.shape[3]:
         raise ValueError("conv2d_grad_filters: the filter shape does not match the other inputs")
-    conv_check(c, h, wd, c, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
     if gz.shape[0] != n or gz.shape[1] != oh or gz.shape[2] != ow:
         raise ValueError("conv2d_grad_filters: the output gradient's shape does not match")
     o = gz.shape[3]
@@ -610,9 +598,7 @@ def conv2d_grad_input_nhwc(w, gz, shape, ph, pw, sh, sw, flip):
     n, h, wd = shape[0], shape[1], shape[2]
     if shape[3] != c:
         raise ValueError("conv2d_grad_input: the input's channels differ from the filters'")
-    conv_check(c, h, wd, c, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
     if gz.shape[0] != n or gz.shape[1] != oh or gz.shape[2] != ow or gz.shape[3] != o:
         raise ValueError("conv2d_grad_input: the output gradient's shape does not match")
     wk = flipped_hw(w) if flip else np.ascontiguousarray(w)
@@ -632,9 +618,7 @@ def conv2d_nchw(x, w, ph, pw, sh, sw, flip):
     per image, written straight into the ``(o, oh * ow)`` output plane."""
     n, c, h, wd = x.shape
     o, cin, kh, kw = w.shape
-    conv_check(c, h, wd, cin, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, cin, kh, kw, ph, pw, sh, sw)
     col = columns_nchw(x, kh, kw, ph, pw, sh, sw, oh, ow)
     wk = flipped_chw(w) if flip else np.ascontiguousarray(w)
     wmat = wk.reshape((o, cin * kh * kw))
@@ -651,9 +635,7 @@ def conv2d_grad_filters_nchw(x, gz, shape, ph, pw, sh, sw, flip):
     kh, kw = shape[2], shape[3]
     if shape[1] != c or shape[0] != gz.shape[1]:
         raise ValueError("conv2d_grad_filters: the filter shape does not match the other inputs")
-    conv_check(c, h, wd, c, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
     if gz.shape[0] != n or gz.shape[2] != oh or gz.shape[3] != ow:
         raise ValueError("conv2d_grad_filters: the output gradient's shape does not match")
     o = gz.shape[1]
@@ -673,9 +655,7 @@ def conv2d_grad_input_nchw(w, gz, shape, ph, pw, sh, sw, flip):
     n, h, wd = shape[0], shape[2], shape[3]
     if shape[1] != c:
         raise ValueError("conv2d_grad_input: the input's channels differ from the filters'")
-    conv_check(c, h, wd, c, kh, kw, ph, pw)
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
+    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
     if gz.shape[0] != n or gz.shape[1] != o or gz.shape[2] != oh or gz.shape[3] != ow:
         raise ValueError("conv2d_grad_input: the output gradient's shape does not match")
     wk = flipped_chw(w) if flip else np.ascontiguousarray(w)
@@ -1159,12 +1139,12 @@ class _ConvBase(Op):
         for var, name in zip((a, b), what):
             if var.ndim != 4:
                 raise TypeError(
-                    f"{opname}: {name} must be 4-d, got the {var.ndim}-d {_pp_short(var)} "
+                    f"{opname}: {name} must be 4-d, got the {var.ndim}-d {_short_pp(var)} "
                     f"({var.type.short()})"
                 )
             if var.dtype not in ("float32", "float64"):
                 raise TypeError(
-                    f"{opname}: {name} must be float32 or float64, got {_pp_short(var)} "
+                    f"{opname}: {name} must be float32 or float64, got {_short_pp(var)} "
                     f"({var.type.short()})"
                 )
         if a.dtype != b.dtype:
@@ -1366,12 +1346,12 @@ class _PoolBase(Op):
     def _check_input(self, opname: str, x: Variable) -> None:
         if self.layout == "NHWC" and x.ndim != 4:
             raise TypeError(
-                f"{opname}: layout 'NHWC' needs a 4-d input, got the {x.ndim}-d {_pp_short(x)} "
+                f"{opname}: layout 'NHWC' needs a 4-d input, got the {x.ndim}-d {_short_pp(x)} "
                 f"({x.type.short()})"
             )
         if x.ndim < 2:
             raise TypeError(
-                f"{opname}: needs at least a 2-d input, got the {x.ndim}-d {_pp_short(x)}"
+                f"{opname}: needs at least a 2-d input, got the {x.ndim}-d {_short_pp(x)}"
             )
 
     def _static_output(self, shape: tuple) -> tuple:
@@ -1429,7 +1409,7 @@ class Pool2D(_PoolBase):
         if kind not in "iuf" or (self.mode != "max" and kind != "f"):
             raise TypeError(
                 f"max_pool_2d: mode {self.mode!r} needs a "
-                f"{'numeric' if self.mode == 'max' else 'float'} input, got {_pp_short(x)} "
+                f"{'numeric' if self.mode == 'max' else 'float'} input, got {_short_pp(x)} "
                 f"({x.type.short()})"
             )
         return Apply(self, [x], [TensorType(x.dtype, self._static_output(x.type.shape))()])
