@@ -454,112 +454,94 @@ class Prod(Reduce):
         return "prod"
 
 
+class _Extremum(Reduce):
+    """Max and Min: ``which`` names the reduction ("max"/"min"), ``ufunc`` NumPy's ufunc in
+    its empty-slice error ("maximum"/"minimum")."""
+
+    which = ""
+    ufunc = ""
+
+    def perform(self, inputs):
+        (x,) = inputs
+        _check_not_empty(x, self.axis, self.which, self.ufunc)
+        return [np.asarray(getattr(np, self.which)(x, axis=self.axis, keepdims=self.keepdims))]
+
+    def numba_impl(self, node, names):
+        (x,) = names
+        ndim = node.inputs[0].ndim
+        flat = f"reduction.{self.which}_rows({_rows_source(x, ndim, self.axis)})"
+        return f"{flat}.reshape({_out_shape_source(x, ndim, self.axis, self.keepdims)})"
+
+    def grad(self, inputs, output_grads):
+        (x,) = inputs
+        (gz,) = output_grads
+        mask = ExtremumMask(self.axis, self.which)(x)
+        return [self.expand(gz) * _T().cast(mask, gz.dtype)]
+
+    def name_for_pp(self):
+        return self.which
+
+
 @dataclass(frozen=True)
-class Max(Reduce):
+class Max(_Extremum):
     """Maximum over ``axis`` (NaN propagates). The gradient goes to the first maximal element
     of each reduced slice (C order over the reduced axes), so at ties exactly one element
     gets it."""
 
-    def perform(self, inputs):
-        (x,) = inputs
-        _check_not_empty(x, self.axis, "max", "maximum")
-        return [np.asarray(np.max(x, axis=self.axis, keepdims=self.keepdims))]
-
-    def numba_impl(self, node, names):
-        (x,) = names
-        ndim = node.inputs[0].ndim
-        flat = f"reduction.max_rows({_rows_source(x, ndim, self.axis)})"
-        return f"{flat}.reshape({_out_shape_source(x, ndim, self.axis, self.keepdims)})"
-
-    def grad(self, inputs, output_grads):
-        (x,) = inputs
-        (gz,) = output_grads
-        mask = ExtremumMask(self.axis, "max")(x)
-        return [self.expand(gz) * _T().cast(mask, gz.dtype)]
-
-    def name_for_pp(self):
-        return "max"
+    which = "max"
+    ufunc = "maximum"
 
 
 @dataclass(frozen=True)
-class Min(Reduce):
+class Min(_Extremum):
     """Minimum over ``axis`` (NaN propagates); the gradient goes to the first minimal element
     of each reduced slice (see :class:`Max`)."""
 
+    which = "min"
+    ufunc = "minimum"
+
+
+class _ArgExtremum(Reduce):
+    """Argmax and Argmin: ``which`` names the reduction ("argmax"/"argmin")."""
+
+    which = ""
+
+    def output_dtype(self, dtype):
+        return "int64"
+
     def perform(self, inputs):
         (x,) = inputs
-        _check_not_empty(x, self.axis, "min", "minimum")
-        return [np.asarray(np.min(x, axis=self.axis, keepdims=self.keepdims))]
+        if _reduced_size(x, self.axis) == 0:
+            raise ValueError(f"{self.which}: attempt to get {self.which} of an empty sequence")
+        index = getattr(np, self.which)(_as_2d_np(x, self.axis), axis=1)
+        return [index.astype("int64").reshape(_reduced_shape(x.shape, self.axis, self.keepdims))]
 
     def numba_impl(self, node, names):
         (x,) = names
         ndim = node.inputs[0].ndim
-        flat = f"reduction.min_rows({_rows_source(x, ndim, self.axis)})"
+        flat = f"reduction.checked_{self.which}_rows({_rows_source(x, ndim, self.axis)})"
         return f"{flat}.reshape({_out_shape_source(x, ndim, self.axis, self.keepdims)})"
 
     def grad(self, inputs, output_grads):
-        (x,) = inputs
-        (gz,) = output_grads
-        mask = ExtremumMask(self.axis, "min")(x)
-        return [self.expand(gz) * _T().cast(mask, gz.dtype)]
+        return [None]
 
     def name_for_pp(self):
-        return "min"
+        return self.which
 
 
 @dataclass(frozen=True)
-class Argmax(Reduce):
+class Argmax(_ArgExtremum):
     """Index (int64) of the first maximum over ``axis``. Over several axes, the index counts
     through the reduced axes flattened in C order (all axes: NumPy's ``argmax(axis=None)``)."""
 
-    def output_dtype(self, dtype):
-        return "int64"
-
-    def perform(self, inputs):
-        (x,) = inputs
-        if _reduced_size(x, self.axis) == 0:
-            raise ValueError("argmax: attempt to get argmax of an empty sequence")
-        index = np.argmax(_as_2d_np(x, self.axis), axis=1)
-        return [index.astype("int64").reshape(_reduced_shape(x.shape, self.axis, self.keepdims))]
-
-    def numba_impl(self, node, names):
-        (x,) = names
-        ndim = node.inputs[0].ndim
-        flat = f"reduction.checked_argmax_rows({_rows_source(x, ndim, self.axis)})"
-        return f"{flat}.reshape({_out_shape_source(x, ndim, self.axis, self.keepdims)})"
-
-    def grad(self, inputs, output_grads):
-        return [None]
-
-    def name_for_pp(self):
-        return "argmax"
+    which = "argmax"
 
 
 @dataclass(frozen=True)
-class Argmin(Reduce):
+class Argmin(_ArgExtremum):
     """Index (int64) of the first minimum over ``axis`` (see :class:`Argmax`)."""
 
-    def output_dtype(self, dtype):
-        return "int64"
-
-    def perform(self, inputs):
-        (x,) = inputs
-        if _reduced_size(x, self.axis) == 0:
-            raise ValueError("argmin: attempt to get argmin of an empty sequence")
-        index = np.argmin(_as_2d_np(x, self.axis), axis=1)
-        return [index.astype("int64").reshape(_reduced_shape(x.shape, self.axis, self.keepdims))]
-
-    def numba_impl(self, node, names):
-        (x,) = names
-        ndim = node.inputs[0].ndim
-        flat = f"reduction.checked_argmin_rows({_rows_source(x, ndim, self.axis)})"
-        return f"{flat}.reshape({_out_shape_source(x, ndim, self.axis, self.keepdims)})"
-
-    def grad(self, inputs, output_grads):
-        return [None]
-
-    def name_for_pp(self):
-        return "argmin"
+    which = "argmin"
 
 
 @dataclass(frozen=True)
