@@ -478,26 +478,30 @@ class AveragePooling2D(_Pooling2D):
     mode = "average"
 
 
-class GlobalAveragePooling2D(_Spatial):
+class _GlobalPooling2D(_Spatial):
+    """A reduction (``reduce``) over rows and cols: (batch, rows, cols, channels) ->
+    (batch, channels)."""
+
+    reduce = None
+
+    def call(self, x, training=False):
+        _require_rank4(self, x)
+        return self.reduce(x, axis=(1, 2))
+
+    def output_shape(self, input_shape):
+        return (input_shape[2],)
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
     """The mean over rows and cols: (batch, rows, cols, channels) -> (batch, channels)."""
 
-    def call(self, x, training=False):
-        _require_rank4(self, x)
-        return T.mean(x, axis=(1, 2))
-
-    def output_shape(self, input_shape):
-        return (input_shape[2],)
+    reduce = staticmethod(T.mean)
 
 
-class GlobalMaxPooling2D(_Spatial):
+class GlobalMaxPooling2D(_GlobalPooling2D):
     """The maximum over rows and cols: (batch, rows, cols, channels) -> (batch, channels)."""
 
-    def call(self, x, training=False):
-        _require_rank4(self, x)
-        return T.max(x, axis=(1, 2))
-
-    def output_shape(self, input_shape):
-        return (input_shape[2],)
+    reduce = staticmethod(T.max)
 
 
 # --- embeddings ------------------------------------------------------------------------------------
