@@ -497,20 +497,20 @@ class FusedElemwise(Op):
             outs.append(TensorType(self.program[j][2], shape)())
         return Apply(self, list(inputs), outs)
 
-    def input_deps(self, step: int) -> list[int]:
-        """The inputs that step ``step`` reads, directly or through earlier steps."""
-        deps, stack, seen = set(), [step], set()
+    def step_deps(self, step: int) -> list[int]:
+        """The steps that step ``step`` needs (itself included), in program order."""
+        needed, stack = set(), [step]
         while stack:
             j = stack.pop()
-            if j in seen:
-                continue
-            seen.add(j)
-            for kind, ref in self.program[j][1]:
-                if kind == "in":
-                    deps.add(ref)
-                elif kind == "step":
-                    stack.append(ref)
-        return sorted(deps)
+            if j not in needed:
+                needed.add(j)
+                stack.extend(ref for kind, ref in self.program[j][1] if kind == "step")
+        return sorted(needed)
+
+    def input_deps(self, step: int) -> list[int]:
+        """The inputs that step ``step`` reads, directly or through earlier steps."""
+        return sorted({ref for j in self.step_deps(step)
+                       for kind, ref in self.program[j][1] if kind == "in"})
 
     def perform(self, inputs):
         values = []
@@ -746,17 +746,6 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     return lines
 
 
-def _step_deps(fused: FusedElemwise, step: int) -> list[int]:
-    """The steps that step ``step`` needs (itself included), in program order."""
-    needed, stack = set(), [step]
-    while stack:
-        j = stack.pop()
-        if j not in needed:
-            needed.add(j)
-            stack.extend(ref for kind, ref in fused.program[j][1] if kind == "step")
-    return sorted(needed)
-
-
 def _partial_output_lines(fused, m: int, j: int, names, out: str, dims, dtypes, uid: str):
     """An output that reads only some of the inputs has their broadcast shape, which is larger
     than the loop's where a zero-length axis of another input meets a length-1 axis of its own
@@ -781,7 +770,7 @@ def _partial_output_lines(fused, m: int, j: int, names, out: str, dims, dtypes, 
     def operand(kind, ref):
         return f"{p}_y{ref}" if kind == "in" else f"{p}_w{ref}"
 
-    for step in _step_deps(fused, j):
+    for step in fused.step_deps(j):
         lines.append(f"{indent}{p}_w{step} = {_step_expr(fused, step, operand, dtypes)}")
     index = ", ".join(f"{p}_i{d}" for d in range(ndim))
     lines.append(f"{indent}{out}[{index}] = {p}_w{j}")
