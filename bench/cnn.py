@@ -25,11 +25,8 @@ Reference figures (issue 8), ms/step: CNN PyTensor 1.8, PyTorch 5.1, JAX 8.0; Si
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import statistics
 import sys
-import time
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
              "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
@@ -39,6 +36,8 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
 
 import numpy as np  # noqa: E402
 
+from mlp import have, measure  # noqa: E402  (bench/mlp.py: the same timing for both)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
@@ -46,10 +45,6 @@ BATCH, SIDE, FILTERS, CLASSES = 32, 28, 32, 10
 POOLED = (SIDE - 2) // 2  # 13: the valid 3x3 convolution gives 26, pooled by 2
 STEPS, FEATURES, UNITS = 10, 20, 64
 LR = 0.01
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def glorot(rng, shape, fan_in, fan_out) -> np.ndarray:
@@ -88,29 +83,6 @@ def rnn_batch(seed=1):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
     return x, rng.integers(0, CLASSES, BATCH).astype(np.int64)
-
-
-def measure(candidates, x, y, seconds: float) -> dict[str, float]:
-    """Median ms per step of each candidate. The candidates take turns in short rounds (about
-    20 ms each), so a change in machine load affects them all alike and the ratios hold."""
-    single = {}
-    for label, step in candidates:
-        step(x, y)  # warm-up (compiles where the framework compiles lazily)
-        t0 = time.perf_counter()
-        step(x, y)
-        single[label] = time.perf_counter() - t0
-    repeats = {label: max(1, int(0.02 / max(t, 1e-6))) for label, t in single.items()}
-    times = {label: [] for label, _ in candidates}
-    deadline = time.perf_counter() + seconds * len(candidates)
-    rounds = 0
-    while rounds < 5 or time.perf_counter() < deadline:
-        for label, step in candidates:
-            for _ in range(repeats[label]):
-                t0 = time.perf_counter()
-                step(x, y)
-                times[label].append(time.perf_counter() - t0)
-        rounds += 1
-    return {label: statistics.median(values) * 1e3 for label, values in times.items()}
 
 
 # --- symnet ----------------------------------------------------------------------------------------
