@@ -192,12 +192,17 @@ def chain(op, terms):
 
 
 class Dim:
-    """A length not known statically. Dims that unify (see :class:`ShapeInfo`) are equal."""
+    """A length not known statically. Dims that unify (see :class:`ShapeInfo`) are equal.
 
-    __slots__ = ("origin",)
+    ``origin`` describes where the length comes from; ``label`` is the short name other Dims
+    use for it in their own ``origin`` (the same text unless given).
+    """
 
-    def __init__(self, origin: str):
+    __slots__ = ("origin", "label")
+
+    def __init__(self, origin: str, label: str | None = None):
         self.origin = origin
+        self.label = origin if label is None else label
 
     def __repr__(self):
         return f"Dim({self.origin})"
@@ -360,7 +365,12 @@ class ShapeInfo:
             return known[0]
         key = frozenset(roots)
         if key not in self.bcast:
-            self.bcast[key] = Dim(f"broadcast{sorted(r.origin for r in roots)}")
+            # name the parts by label, not by origin: a broadcast of broadcasts spelling out
+            # its parts' origins doubles the text at every level, and a running value that
+            # feeds several branches step after step made that text exponential in the steps
+            label = f"broadcast#{len(self.bcast)}"
+            parts = ", ".join(sorted(r.label for r in roots))
+            self.bcast[key] = Dim(f"{label}[{parts}]", label)
         return self.bcast[key]
 
     def _visit(self, node) -> bool:
