@@ -56,8 +56,9 @@ def eligible(fused, node) -> str | None:
         return None
     if any(opcode_for(step[0].name, register) is None for step in fused.program):
         return None
-    everything = list(range(len(node.inputs)))
-    if any(fused.input_deps(j) != everything for j in fused.outputs):
+    masks = fused.input_masks()
+    everything = (1 << len(node.inputs)) - 1
+    if any(masks[j] != everything for j in fused.outputs):
         return None  # every output must have the loop's shape
     return register
 

@@ -489,17 +489,18 @@ class FusedElemwise(Op):
             raise TypeError(f"fused elemwise takes {self.n_inputs} inputs, got {len(inputs)}")
         ndim = max((x.ndim for x in inputs), default=0)
         shapes = [x.type.shape for x in inputs]
+        masks = self.input_masks()
         outs = []
         for j in self.outputs:
-            deps = self.input_deps(j)
+            deps = self.input_deps(j, masks)
             shape = broadcast_static_shapes([shapes[k] for k in deps], "fused elemwise") if deps else ()
             shape = (1,) * (ndim - len(shape)) + shape
             outs.append(TensorType(self.program[j][2], shape)())
         return Apply(self, list(inputs), outs)
 
-    def step_deps(self, step: int) -> list[int]:
-        """The steps that step ``step`` needs (itself included), in program order."""
-        needed, stack = set(), [step]
+    def step_deps(self, *steps: int) -> list[int]:
+        """The steps that the steps ``steps`` need (themselves included), in program order."""
+        needed, stack = set(), list(steps)
         while stack:
             j = stack.pop()
             if j not in needed:
@@ -507,10 +508,26 @@ class FusedElemwise(Op):
                 stack.extend(ref for kind, ref in self.program[j][1] if kind == "step")
         return sorted(needed)
 
-    def input_deps(self, step: int) -> list[int]:
-        """The inputs that step ``step`` reads, directly or through earlier steps."""
-        return sorted({ref for j in self.step_deps(step)
-                       for kind, ref in self.program[j][1] if kind == "in"})
+    def input_masks(self) -> list[int]:
+        """For every step, the inputs it reads directly or through earlier steps, as a bit mask
+        (bit k: input k). One walk of the program serves every output: walking each output's
+        steps on its own costs outputs x steps, quadratic for a group exporting many values."""
+        masks: list[int] = []
+        for _, operands, _ in self.program:
+            mask = 0
+            for kind, ref in operands:
+                if kind == "in":
+                    mask |= 1 << ref
+                elif kind == "step":
+                    mask |= masks[ref]
+            masks.append(mask)
+        return masks
+
+    def input_deps(self, step: int, masks: list[int] | None = None) -> list[int]:
+        """The inputs that step ``step`` reads, directly or through earlier steps (``masks``:
+        :meth:`input_masks`, when the caller asks for several steps)."""
+        mask = (self.input_masks() if masks is None else masks)[step]
+        return [k for k in range(self.n_inputs) if mask >> k & 1]
 
     def perform(self, inputs):
         values = []
@@ -664,8 +681,9 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     lines.extend(shape_lines)
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     # each output's own shape: the broadcast of the inputs it depends on
+    masks = fused.input_masks()
     for out, j, var in zip(outs, fused.outputs, node.outputs):
-        deps = fused.input_deps(j)
+        deps = fused.input_deps(j, masks)
         if len(deps) == len(names):
             shape = loop_shape
         else:
@@ -682,8 +700,14 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             shape = "(" + "".join(f"{d}, " for d in out_dims) + ")"
         reuse = [k for m_, k in fused.inplace if outs[m_] == out]
         if reuse:
+            # only into a buffer of the loop's shape: an output smaller than the loop is
+            # written again at each position it broadcasts over, and the input sharing its
+            # buffer would be read back overwritten by the later iterations
             source = names[reuse[0]]
-            lines.append(f"{out} = {source} if {source}.shape == {shape} else "
+            fits = f"{source}.shape == {loop_shape}"
+            if shape != loop_shape:
+                fits += f" and {shape} == {loop_shape}"
+            lines.append(f"{out} = {source} if {fits} else "
                          f"np.empty({shape}, dtype=np.{var.dtype})")
         else:
             lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
@@ -740,38 +764,61 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     for m, (out, j) in enumerate(zip(outs, fused.outputs)):
         index = ", ".join(f"{uid}_i{d} * {uid}_c{m}_{d}" for d in range(ndim))
         lines.append(f"{indent}{out}[{index}] = {uid}_w{j}")
-    for m, (out, j) in enumerate(zip(outs, fused.outputs)):
-        if len(fused.input_deps(j)) != len(names):
-            lines.extend(_partial_output_lines(fused, m, j, names, out, dims, dtypes, uid))
+    everything = (1 << len(names)) - 1
+    partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
+    if partial:
+        lines.extend(_partial_output_lines(fused, partial, names, outs, dims, dtypes, uid))
     return lines
 
 
-def _partial_output_lines(fused, m: int, j: int, names, out: str, dims, dtypes, uid: str):
-    """An output that reads only some of the inputs has their broadcast shape, which is larger
-    than the loop's where a zero-length axis of another input meets a length-1 axis of its own
-    (NumPy: (0,) with (1,) gives (0,), but the output alone is (1,)). The loop then never
-    runs, so that output is computed by a loop of its own over its shape."""
+def _partial_output_lines(fused, ms: list[int], names, outs, dims, dtypes, uid: str):
+    """Outputs that read only some of the inputs (``ms``) have their broadcast shape, which is
+    larger than the loop's where a zero-length axis of another input meets a length-1 axis of
+    their own (NumPy: (0,) with (1,) gives (0,), but the output alone is (1,)). The loop then
+    never runs, so they are computed by one more loop, run only in that case.
+
+    It runs over the loop shape with its zero lengths taken as 1: a non-empty input has length
+    1 where the loop has 0, so every non-empty output broadcasts to that shape. Empty inputs
+    are not read, and a step is computed only when none of the inputs it reads is empty, which
+    holds for every step of a non-empty output (an output reading an empty input is empty).
+    Each step appears once: a loop per output would repeat the steps outputs share, a size
+    quadratic in the group for one that exports many values."""
     ndim = len(dims)
-    deps = fused.input_deps(j)
-    p = f"{uid}_p{m}"
-    size = " * ".join(dims)
-    lines = [f"if {size} == 0 and {out}.size != 0:"]
-    for k in deps:
+    p = f"{uid}_p"
+    program = fused.program
+    steps = fused.step_deps(*(fused.outputs[m] for m in ms))
+    read = sorted({ref for j in steps for kind, ref in program[j][1] if kind == "in"})
+    nonempty = " or ".join(f"{outs[m]}.size != 0" for m in ms)
+    lines = [f"if {' * '.join(dims)} == 0 and ({nonempty}):"]
+    for k in read:
+        lines.append(f"    {p}_r{k} = {names[k]}.size != 0")
         for d in range(ndim):
             lines.append(f"    {p}_b{k}_{d} = 1 if {names[k]}.shape[{d}] != 1 else 0")
+    for j in steps:
+        ready = [f"{p}_r{ref}" if kind == "in" else f"{p}_s{ref}"
+                 for kind, ref in program[j][1] if kind != "const"]
+        lines.append(f"    {p}_s{j} = {' and '.join(ready) or 'True'}")
+    for m in ms:
+        for d in range(ndim):
+            lines.append(f"    {p}_c{m}_{d} = 1 if {outs[m]}.shape[{d}] != 1 else 0")
     indent = "    "
     for d in range(ndim):
-        lines.append(f"{indent}for {p}_i{d} in range({out}.shape[{d}]):")
+        lines.append(f"{indent}for {p}_i{d} in range(max({dims[d]}, 1)):")
         indent += "    "
-    for k in deps:
+    for k in read:
         index = ", ".join(f"{p}_i{d} * {p}_b{k}_{d}" for d in range(ndim))
-        lines.append(f"{indent}{p}_y{k} = {names[k]}[{index}]")
+        zero = scalar_literal(0, dtypes[k])
+        lines.append(f"{indent}{p}_y{k} = {names[k]}[{index}] if {p}_r{k} else {zero}")
 
     def operand(kind, ref):
         return f"{p}_y{ref}" if kind == "in" else f"{p}_w{ref}"
 
-    for step in fused.step_deps(j):
-        lines.append(f"{indent}{p}_w{step} = {_step_expr(fused, step, operand, dtypes)}")
-    index = ", ".join(f"{p}_i{d}" for d in range(ndim))
-    lines.append(f"{indent}{out}[{index}] = {p}_w{j}")
+    for j in steps:
+        zero = scalar_literal(0, program[j][2])
+        expr = _step_expr(fused, j, operand, dtypes)
+        lines.append(f"{indent}{p}_w{j} = {expr} if {p}_s{j} else {zero}")
+    for m in ms:
+        index = ", ".join(f"{p}_i{d} * {p}_c{m}_{d}" for d in range(ndim))
+        lines.append(f"{indent}if {outs[m]}.size != 0:")
+        lines.append(f"{indent}    {outs[m]}[{index}] = {p}_w{fused.outputs[m]}")
     return lines
