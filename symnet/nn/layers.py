@@ -93,7 +93,8 @@ class Layer:
 
     # --- introspection --------------------------------------------------------------------------
     def count_params(self) -> int:
-        return int(sum(p.get_value(borrow=True).size for p in self.params))
+        """How many weights the layer holds, trainable and not (as Keras counts them)."""
+        return int(sum(p.get_value(borrow=True).size for p in self.params + self.non_trainable))
 
     def get_weights(self) -> list[np.ndarray]:
         return [p.get_value() for p in self.params + self.non_trainable]

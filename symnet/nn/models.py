@@ -250,6 +250,14 @@ class Sequential:
         self.layers.append(layer)
         self.compiled = False
         self._functions.clear()
+        if self.input_shape is not None:
+            # as in Keras: a model whose input shape is known builds each layer as it is
+            # added, so count_params, summary and get_weights see its weights at once
+            try:
+                self.build()
+            except Exception:
+                self.layers.pop()
+                raise
 
     @property
     def input_shape(self):
@@ -301,6 +309,9 @@ class Sequential:
             weights = weights[n:]
 
     def count_params(self) -> int:
+        """The number of weights (trainable and not), building the model if its input shape
+        is known."""
+        self._build_if_possible()
         return sum(layer.count_params() for layer in self.layers)
 
     def __call__(self, x, training=False):
@@ -600,7 +611,10 @@ class Sequential:
         totals = np.zeros(1 + len(self.metric_fns))
         for start in range(0, len(x), batch_size):
             values = f(x[start:start + batch_size], y[start:start + batch_size])
-            totals += [np.sum(v, dtype="float64") for v in values]
+            # a loss or metric may give one value per sample (or per element) or one value
+            # for the batch: its batch mean weighs in by the batch's size either way
+            rows = min(batch_size, len(x) - start)
+            totals += [np.mean(v, dtype="float64") * rows for v in values]
         return [float(v) for v in totals / max(len(x), 1)]
 
     def evaluate(self, x, y, batch_size=None, verbose=0):
@@ -649,8 +663,7 @@ class Sequential:
                          f"{str((None, *shape)):<22}{layer.count_params():>13,}")
             lines.append("=" * width if i == len(self.layers) - 1 else "_" * width)
         trainable = sum(int(p.get_value(borrow=True).size) for p in self.params)
-        total = self.count_params() + sum(int(v.get_value(borrow=True).size)
-                                          for layer in self.layers for v in layer.non_trainable)
+        total = self.count_params()
         lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                   f"Non-trainable params: {total - trainable:,}", "_" * width]
         for line in lines:

@@ -20,6 +20,7 @@ import symnet.tensor as T
 from symnet.nn import (
     SGD,
     Activation,
+    Conv2D,
     Dense,
     Dropout,
     EarlyStopping,
@@ -533,3 +534,54 @@ def test_keras_intro_example(capsys):
     assert accuracy >= 0.9
     out = capsys.readouterr().out
     assert "Total params: 37" in out and "test accuracy" in out
+
+
+@pytest.mark.parametrize("batch_size", [7, 20, 32])
+def test_evaluate_averages_scalar_and_per_sample_metrics_over_unequal_batches(batch_size):
+    # a metric may return one value per batch (Keras' guide: a mean) or one per sample; both
+    # average over all samples, whatever the batch sizes (20 samples: 7 + 7 + 6 at size 7)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(20, 3))
+    kernel, bias = rng.normal(size=(3, 1)), rng.normal(size=1)
+    p = 1 / (1 + np.exp(-(x @ kernel + bias)))
+    y = (rng.random(20) > 0.5).astype("float64")
+
+    def mean_prediction(y_true, y_pred):
+        return T.mean(y_pred)
+
+    def squared_prediction(y_true, y_pred):
+        return T.sum(y_pred ** 2, axis=-1)
+
+    def per_element(y_true, y_pred):
+        return y_pred * 2.0
+
+    with sn.config.override(mode="python"):
+        model = Sequential([Dense(1, activation="sigmoid", input_dim=3)], dtype="float64")
+        model.set_weights([kernel, bias])
+        model.compile("sgd", "mse", metrics=[mean_prediction, squared_prediction, per_element])
+        _, mean_pred, squared, doubled = model.evaluate(x, y, batch_size=batch_size)
+    assert mean_pred == pytest.approx(p.mean(), rel=1e-12)
+    assert squared == pytest.approx((p ** 2).mean(), rel=1e-12)
+    assert doubled == pytest.approx(2 * p.mean(), rel=1e-12)
+
+
+def test_count_params_of_a_model_built_as_layers_are_added():
+    # Keras builds a model whose input shape is known as layers are added
+    model = Sequential()
+    model.add(Dense(32, input_shape=(784,)))
+    assert model.count_params() == 784 * 32 + 32 == 25_120
+    model.add(Dense(10, activation="softmax"))
+    assert model.count_params() == 25_120 + 32 * 10 + 10
+    assert [w.shape for w in model.get_weights()] == [(784, 32), (32,), (32, 10), (10,)]
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Total params: 25,450" in lines
+    # a layer that does not fit the model's output is refused when added, as in Keras
+    with pytest.raises(ValueError, match="Conv2D: expects samples of shape"):
+        model.add(Conv2D(4, 3))
+    assert len(model.layers) == 2
+    # without an input shape nothing is built until the data (or build) says it
+    lazy = Sequential([Dense(4)])
+    assert lazy.count_params() == 0 and not lazy.built
+    lazy.build((5,))
+    assert lazy.count_params() == 5 * 4 + 4
