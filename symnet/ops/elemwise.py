@@ -649,9 +649,9 @@ def _vm_program(fused: FusedElemwise, register: str):
 
 def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) -> list[str]:
     """Source lines computing a fused node: shape checks, output allocation, then one loop
-    (a flat one when every input already has the loop shape and is C-contiguous, else nested
-    loops where broadcast axes have stride 0). Every name is assigned once, which keeps
-    Numba's SSA and type inference linear in the size of the loop body."""
+    nest in which the steps appear once (:func:`_row_loop_lines`). Step values are assigned
+    once each, which keeps Numba's SSA and type inference linear in the size of the loop
+    body."""
     dtypes = tuple(x.dtype for x in node.inputs)
     ndim = node.outputs[0].ndim
     lines = []
@@ -682,7 +682,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     # each output's own shape: the broadcast of the inputs it depends on
     masks = fused.input_masks()
-    for out, j, var in zip(outs, fused.outputs, node.outputs):
+    for m, (out, j, var) in enumerate(zip(outs, fused.outputs, node.outputs)):
         deps = fused.input_deps(j, masks)
         if len(deps) == len(names):
             shape = loop_shape
@@ -698,7 +698,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
                     joined = ", ".join(terms)
                     out_dims.append(f"(max({joined}) if min({joined}) != 0 else 0)")
             shape = "(" + "".join(f"{d}, " for d in out_dims) + ")"
-        reuse = [k for m_, k in fused.inplace if outs[m_] == out]
+        reuse = [k for m_, k in fused.inplace if m_ == m]
         if reuse:
             # only into a buffer of the loop's shape: an output smaller than the loop is
             # written again at each position it broadcasts over, and the input sharing its
@@ -707,118 +707,150 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             fits = f"{source}.shape == {loop_shape}"
             if shape != loop_shape:
                 fits += f" and {shape} == {loop_shape}"
-            lines.append(f"{out} = {source} if {fits} else "
+            lines.append(f"{uid}_a{m} = {fits}")
+            lines.append(f"{out} = {source} if {uid}_a{m} else "
                          f"np.empty({shape}, dtype=np.{var.dtype})")
         else:
             lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
-    # fast path: everything contiguous with the full loop shape
+    everything = (1 << len(names)) - 1
+    partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
+    out_dtypes = [var.dtype for var in node.outputs]
+    lines.extend(_row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid, partial))
+    return lines
+
+
+
+def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
+                    partial: list[int]) -> list[str]:
+    """The loop of a fused node: the steps appear once, in an inner loop over one row (the last
+    axis) of 1-d operands, inside loops over the other axes.
+
+    Each row of an input is a view of its row when it has the loop's last length, else a
+    buffer filled with its one value (broadcasting along the last axis); an output broadcast
+    along the last axis is computed into a scratch row whose last value is then stored. When
+    every input is C-contiguous with the loop's shape, the whole loop is one row of flat
+    views. So the inner loop always reads and writes unit-stride 1-d arrays, and LLVM
+    vectorizes it with no knowledge of which inputs broadcast.
+
+    A unit-stride copy of the steps next to a broadcasting one indexed ``i * (len != 1)``
+    cost more than twice the code: at level 3 LLVM unswitched the broadcasting loop on
+    those flags, and in the copy where an input is constant along the inner axis the loop
+    vectorizer's uniformity analysis took time exponential in the depth of the steps on it
+    (softplus(sigmoid(x0)) + x1 did not compile in 15 minutes; issue 13).
+
+    ``partial`` lists the outputs that read only some of the inputs. Their shape, the
+    broadcast of those inputs, is larger than the loop's where a zero-length axis of another
+    input meets a length-1 axis of theirs (NumPy: (0,) with (1,) is (0,), but the output alone
+    is (1,)). Then the loop runs over its shape with the zero lengths taken as 1: a non-empty
+    input has length 1 there, so every non-empty output broadcasts to that shape; an empty
+    input reads as a row of ones and an empty output is written to its scratch row. Steps on
+    those rows compute values that are never stored (ones cannot trap: integer division
+    and powers in Numba's NumPy error model do not raise).
+
+    An output written into an input's buffer (``fused.inplace``) reads that input through the
+    output's own row, so that LLVM sees one array written where it is read: two views of the
+    same memory would fail its runtime overlap check and run the scalar loop. When the
+    buffer could not be reused (another shape at run time), the input's row is first copied
+    into the output's.
+    """
+    ndim = len(dims)
+    lead = range(ndim - 1)
+    last = ndim - 1
+    loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
+    size = " * ".join(dims)
+    n = f"{uid}_n"
     full = " and ".join(
         [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
         + [f"{out}.shape == {loop_shape}" for out in outs]
     )
-    lines.append(f"if {full}:")
+    lines = [f"{uid}_fast = {full}"]
+    if partial:
+        nonempty = " or ".join(f"{outs[m]}.size != 0" for m in partial)
+        lines.append(f"{uid}_z = {size} == 0 and ({nonempty})")
+        extents = []
+        for d in range(ndim):
+            lines.append(f"{uid}_e{d} = 1 if {uid}_z and {dims[d]} == 0 else {dims[d]}")
+            extents.append(f"{uid}_e{d}")
+    else:
+        extents = list(dims)
+    lines.append(f"{n} = {size} if {uid}_fast else {extents[last]}")
+    for d in lead:
+        lines.append(f"{uid}_l{d} = 1 if {uid}_fast else {extents[d]}")
+    # Buffers are made only where needed (Numba accepts a name that some paths never bind,
+    # and the paths reading it are those binding it): the fast path allocates nothing.
+    empty_in = [f" or {name}.size == 0" if partial else "" for name in names]
+    empty_out = [f" or {out}.size == 0" if partial else "" for out in outs]
     for k, name in enumerate(names):
-        # a no-op view for arrays Numba types as C-contiguous; the branch is only taken for
-        # contiguous data, but arrays typed 'A' need the call to type-check
-        lines.append(f"    {uid}_f{k} = np.ascontiguousarray({name}).reshape(-1)")
-    reused = dict(fused.inplace)
+        for d in lead:
+            lines.append(f"{uid}_b{k}_{d} = 1 if {name}.shape[{d}] != 1 else 0")
+        lines.append(f"if not {uid}_fast and ({name}.shape[{last}] != {n}{empty_in[k]}):")
+        lines.append(f"    {uid}_g{k} = np.empty({n}, dtype=np.{dtypes[k]})")
     for m, out in enumerate(outs):
-        if m in reused:
-            # on this path the output is its input's buffer: write through the same flat view,
-            # so that LLVM sees one array (a second view of it would defeat vectorization)
-            lines.append(f"    {uid}_o{m} = {uid}_f{reused[m]}")
-        else:
-            lines.append(f"    {uid}_o{m} = {out}.reshape(-1)")
-    lines.append(f"    for {uid}_i in range({uid}_o0.size):")
-    for k in range(len(names)):
-        lines.append(f"        {uid}_x{k} = {uid}_f{k}[{uid}_i]")
+        for d in lead:
+            lines.append(f"{uid}_c{m}_{d} = 1 if {out}.shape[{d}] != 1 else 0")
+        lines.append(f"if not {uid}_fast and ({out}.shape[{last}] != {n}{empty_out[m]}):")
+        lines.append(f"    {uid}_h{m} = np.empty({n}, dtype=np.{out_dtypes[m]})")
+    indent = ""
+    for d in lead:
+        lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
+        indent += "    "
 
-    def flat_operand(kind, ref):
+    def row(array: str, mult: str, tail: str) -> str:
+        """``array``'s row at the current outer indices (a 1-d array is its own row)."""
+        if ndim == 1:
+            return array if tail == ":" else f"{array}[{tail}]"
+        index = "".join(f"{uid}_i{d} * {mult}_{d}, " for d in lead)
+        return f"{array}[{index}{tail}]"
+
+    for k, name in enumerate(names):
+        lines.append(f"{indent}if {uid}_fast:")
+        # a no-op view for arrays Numba types as C-contiguous; the path is only taken for
+        # contiguous data, but arrays typed 'A' need the call to type-check
+        lines.append(f"{indent}    {uid}_r{k} = np.ascontiguousarray({name}).reshape(-1)")
+        if partial:
+            lines.append(f"{indent}elif {name}.size == 0:")
+            lines.append(f"{indent}    {uid}_g{k}[:] = {scalar_literal(1, dtypes[k])}")
+            lines.append(f"{indent}    {uid}_r{k} = {uid}_g{k}")
+        lines.append(f"{indent}elif {name}.shape[{last}] == {n}:")
+        lines.append(f"{indent}    {uid}_r{k} = {row(name, f'{uid}_b{k}', ':')}")
+        lines.append(f"{indent}else:")
+        lines.append(f"{indent}    {uid}_g{k}[:] = {row(name, f'{uid}_b{k}', '0')}")
+        lines.append(f"{indent}    {uid}_r{k} = {uid}_g{k}")
+    reused = dict(fused.inplace)
+    read_from = {k: f"{uid}_r{k}" for k in range(len(names))}
+    for m, out in enumerate(outs):
+        inner = indent
+        if m in reused:
+            k = reused[m]
+            lines.append(f"{indent}if {uid}_a{m}:")
+            lines.append(f"{indent}    {uid}_q{m} = {uid}_r{k}")
+            lines.append(f"{indent}else:")
+            inner += "    "
+        nonempty = f" and {out}.size != 0" if partial else ""
+        lines.append(f"{inner}if {uid}_fast:")
+        lines.append(f"{inner}    {uid}_q{m} = {out}.reshape(-1)")
+        lines.append(f"{inner}elif {out}.shape[{last}] == {n}{nonempty}:")
+        lines.append(f"{inner}    {uid}_q{m} = {row(out, f'{uid}_c{m}', ':')}")
+        lines.append(f"{inner}else:")
+        lines.append(f"{inner}    {uid}_q{m} = {uid}_h{m}")
+        if m in reused:
+            lines.append(f"{inner}{uid}_q{m}[:] = {uid}_r{k}")
+            read_from[k] = f"{uid}_q{m}"
+    lines.append(f"{indent}for {uid}_i in range({n}):")
+    body = indent + "    "
+    for k in range(len(names)):
+        lines.append(f"{body}{uid}_x{k} = {read_from[k]}[{uid}_i]")
+
+    def operand(kind, ref):
         return f"{uid}_x{ref}" if kind == "in" else f"{uid}_v{ref}"
 
     for j in range(len(fused.program)):
-        lines.append(f"        {uid}_v{j} = {_step_expr(fused, j, flat_operand, dtypes)}")
+        lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
     for m, j in enumerate(fused.outputs):
-        lines.append(f"        {uid}_o{m}[{uid}_i] = {uid}_v{j}")
-    # general path: broadcasting by zero strides
-    lines.append("else:")
-    for k, name in enumerate(names):
-        for d in range(ndim):
-            lines.append(f"    {uid}_b{k}_{d} = 1 if {name}.shape[{d}] != 1 else 0")
+        lines.append(f"{body}{uid}_q{m}[{uid}_i] = {uid}_v{j}")
     for m, out in enumerate(outs):
-        for d in range(ndim):
-            lines.append(f"    {uid}_c{m}_{d} = 1 if {out}.shape[{d}] != 1 else 0")
-    indent = "    "
-    for d in range(ndim):
-        lines.append(f"{indent}for {uid}_i{d} in range({dims[d]}):")
-        indent += "    "
-    for k, name in enumerate(names):
-        index = ", ".join(f"{uid}_i{d} * {uid}_b{k}_{d}" for d in range(ndim))
-        lines.append(f"{indent}{uid}_y{k} = {name}[{index}]")
-
-    def strided_operand(kind, ref):
-        return f"{uid}_y{ref}" if kind == "in" else f"{uid}_w{ref}"
-
-    for j in range(len(fused.program)):
-        lines.append(f"{indent}{uid}_w{j} = {_step_expr(fused, j, strided_operand, dtypes)}")
-    for m, (out, j) in enumerate(zip(outs, fused.outputs)):
-        index = ", ".join(f"{uid}_i{d} * {uid}_c{m}_{d}" for d in range(ndim))
-        lines.append(f"{indent}{out}[{index}] = {uid}_w{j}")
-    everything = (1 << len(names)) - 1
-    partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
-    if partial:
-        lines.extend(_partial_output_lines(fused, partial, names, outs, dims, dtypes, uid))
-    return lines
-
-
-def _partial_output_lines(fused, ms: list[int], names, outs, dims, dtypes, uid: str):
-    """Outputs that read only some of the inputs (``ms``) have their broadcast shape, which is
-    larger than the loop's where a zero-length axis of another input meets a length-1 axis of
-    their own (NumPy: (0,) with (1,) gives (0,), but the output alone is (1,)). The loop then
-    never runs, so they are computed by one more loop, run only in that case.
-
-    It runs over the loop shape with its zero lengths taken as 1: a non-empty input has length
-    1 where the loop has 0, so every non-empty output broadcasts to that shape. Empty inputs
-    are not read, and a step is computed only when none of the inputs it reads is empty, which
-    holds for every step of a non-empty output (an output reading an empty input is empty).
-    Each step appears once: a loop per output would repeat the steps outputs share, a size
-    quadratic in the group for one that exports many values."""
-    ndim = len(dims)
-    p = f"{uid}_p"
-    program = fused.program
-    steps = fused.step_deps(*(fused.outputs[m] for m in ms))
-    read = sorted({ref for j in steps for kind, ref in program[j][1] if kind == "in"})
-    nonempty = " or ".join(f"{outs[m]}.size != 0" for m in ms)
-    lines = [f"if {' * '.join(dims)} == 0 and ({nonempty}):"]
-    for k in read:
-        lines.append(f"    {p}_r{k} = {names[k]}.size != 0")
-        for d in range(ndim):
-            lines.append(f"    {p}_b{k}_{d} = 1 if {names[k]}.shape[{d}] != 1 else 0")
-    for j in steps:
-        ready = [f"{p}_r{ref}" if kind == "in" else f"{p}_s{ref}"
-                 for kind, ref in program[j][1] if kind != "const"]
-        lines.append(f"    {p}_s{j} = {' and '.join(ready) or 'True'}")
-    for m in ms:
-        for d in range(ndim):
-            lines.append(f"    {p}_c{m}_{d} = 1 if {outs[m]}.shape[{d}] != 1 else 0")
-    indent = "    "
-    for d in range(ndim):
-        lines.append(f"{indent}for {p}_i{d} in range(max({dims[d]}, 1)):")
-        indent += "    "
-    for k in read:
-        index = ", ".join(f"{p}_i{d} * {p}_b{k}_{d}" for d in range(ndim))
-        zero = scalar_literal(0, dtypes[k])
-        lines.append(f"{indent}{p}_y{k} = {names[k]}[{index}] if {p}_r{k} else {zero}")
-
-    def operand(kind, ref):
-        return f"{p}_y{ref}" if kind == "in" else f"{p}_w{ref}"
-
-    for j in steps:
-        zero = scalar_literal(0, program[j][2])
-        expr = _step_expr(fused, j, operand, dtypes)
-        lines.append(f"{indent}{p}_w{j} = {expr} if {p}_s{j} else {zero}")
-    for m in ms:
-        index = ", ".join(f"{p}_i{d} * {p}_c{m}_{d}" for d in range(ndim))
-        lines.append(f"{indent}if {outs[m]}.size != 0:")
-        lines.append(f"{indent}    {outs[m]}[{index}] = {p}_w{fused.outputs[m]}")
+        nonempty = f" and {out}.size != 0" if partial else ""
+        lines.append(f"{indent}if not {uid}_fast and {out}.shape[{last}] != {n} and {n} != 0"
+                     f"{nonempty}:")
+        lines.append(f"{indent}    {row(out, f'{uid}_c{m}', '0')} = {uid}_q{m}[{n} - 1]")
     return lines
