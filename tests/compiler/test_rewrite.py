@@ -7,6 +7,7 @@ on failure) and for values: the rewritten function against the graph as built, o
 inputs, on both backends.
 """
 
+import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -117,6 +118,21 @@ def _is_input(name):
     return check
 
 
+def _prints(text):
+    """The rewritten graph prints as ``text``."""
+
+    def check(out):
+        return sn.pp(out) == text
+
+    return check
+
+
+def _hand_written_xent(s):
+    """The logistic regression loss of Theano's tutorial, on logits ``m`` and targets ``t``."""
+    p = 1 / (1 + T.exp(-s.m))
+    return -s.t * T.log(p) - (1 - s.t) * T.log(1 - p)
+
+
 CANON = ("canonicalize",)
 STAB = ("stabilize",)
 SPEC = ("specialize",)
@@ -172,6 +188,43 @@ ROWS = [
     Row("local_elemwise_alloc", CANON, lambda s: Alloc()(2.0, T.shape(s.m)) * s.m, has=("mul",),
         lacks=("Alloc", "Shape")),
     Row("local_sum_no_axis", CANON, lambda s: Sum((), False)(s.x), check=_is_input("x")),
+    # canonicalize: the logistic function written by hand
+    Row("local_inv_1_plus_exp", CANON, lambda s: 1 / (1 + T.exp(-s.x)),
+        check=_prints("sigmoid(x)")),
+    Row("local_inv_1_plus_exp-constant-last", CANON, lambda s: 1 / (T.exp(-s.x) + 1),
+        check=_prints("sigmoid(x)")),
+    Row("local_inv_1_plus_exp-scaled", CANON, lambda s: s.y / (1 + T.exp(s.x)),
+        check=_prints("(y * sigmoid(-x))")),
+    Row("local_inv_1_plus_exp-power", CANON, lambda s: (1 + T.exp(-s.m)) ** -1,
+        check=_prints("sigmoid(m)")),
+    Row("local_inv_1_plus_exp-squared", CANON, lambda s: s.y * (1 + T.exp(-s.x)) ** -2,
+        check=_prints("((y * sigmoid(x)) * sigmoid(x))")),
+    Row("local_inv_1_plus_exp-negated-sum", CANON, lambda s: 1 / (1 + T.exp(-s.x - s.y)),
+        check=_prints("sigmoid((x + y))")),
+    Row("local_inv_1_plus_exp-negated-affine", CANON, lambda s: 1 / (1 + T.exp(-2 * s.x + 3)),
+        check=_prints("sigmoid((-3 + (2 * x)))")),
+    Row("local_sigmoid_times_exp", CANON, lambda s: T.exp(s.x) / (1 + T.exp(s.x)),
+        check=_prints("sigmoid(x)")),
+    Row("local_sigmoid_times_exp-product", CANON, lambda s: T.exp(-s.x) * T.sigmoid(s.x) * s.y,
+        check=_prints("(sigmoid(-x) * y)")),
+    Row("local_sigmoid_times_exp-divided", CANON, lambda s: T.sigmoid(s.x) / T.exp(s.x),
+        check=_prints("sigmoid(-x)")),
+    Row("local_sigmoid_times_exp-derivative", CANON,
+        lambda s: T.exp(-s.x) / (1 + T.exp(-s.x)) ** 2,
+        check=_prints("(sigmoid(-x) * sigmoid(x))")),
+    Row("local_sigmoid_div_sigmoid", CANON, lambda s: s.x / T.sigmoid(s.x) * T.sigmoid(s.x),
+        check=_is_input("x")),
+    Row("local_sigmoid_div_sigmoid-one-plus-exp", CANON,
+        lambda s: (1 + T.exp(-s.x)) * T.sigmoid(s.x) * s.x, check=_is_input("x")),
+    Row("local_sigmoid_div_sigmoid-broadcasting", CANON,
+        lambda s: s.y / T.sigmoid(s.x) * T.sigmoid(s.x), has=("true_div", "sigmoid"),
+        check=lambda out: out.type.shape == (None,)),  # x may broadcast y: nothing cancels
+    Row("local_one_minus_sigmoid", CANON, lambda s: 1 - T.sigmoid(s.x),
+        check=_prints("sigmoid(-x)")),
+    Row("local_one_minus_sigmoid-added", CANON, lambda s: -T.sigmoid(s.m) + 1,
+        check=_prints("sigmoid(-m)")),
+    Row("local_one_minus_sigmoid-hand-written", CANON, lambda s: 1 - 1 / (1 + T.exp(-s.x)),
+        check=_prints("sigmoid(-x)")),
     # constant_fold
     Row("local_constant_fold", ("constant_fold",), lambda s: T.exp(T.constant(1.0)) * s.x,
         has=("mul",), lacks=("exp",)),
@@ -185,8 +238,22 @@ ROWS = [
     Row("local_expm1-canonical", ALL, lambda s: T.exp(s.x) - 1, has=("expm1",), lacks=("exp",)),
     Row("local_log_sigmoid", STAB, lambda s: T.log(T.sigmoid(s.m)), has=("softplus",),
         lacks=("log", "sigmoid")),
-    Row("local_log1m_sigmoid", ALL, lambda s: T.log(1 - T.sigmoid(s.m)), has=("softplus",),
+    Row("local_log1m_sigmoid", STAB, lambda s: T.log(1 - T.sigmoid(s.m)), has=("softplus",),
         lacks=("log", "log1p", "sigmoid")),
+    Row("local_log_sigmoid-one-minus", ALL, lambda s: T.log(1 - T.sigmoid(s.x)),
+        check=_prints("-softplus(x)")),
+    Row("local_log_sigmoid-hand-written", ALL, lambda s: T.log(1 / (1 + T.exp(-s.x))),
+        check=_prints("-softplus(-x)")),
+    Row("local_log_sigmoid-one-minus-hand-written", ALL,
+        lambda s: T.log(1 - 1 / (1 + T.exp(-s.x))), check=_prints("-softplus(x)")),
+    Row("local_log_sigmoid-hand-written-gradient", ALL,
+        lambda s: _grad(T.sum(T.log(1 - 1 / (1 + T.exp(-s.x)))), s.x), has=("sigmoid",),
+        lacks=("exp", "true_div", "log", "pow")),
+    Row("local_log_sigmoid-tutorial-loss", ALL, lambda s: _hand_written_xent(s).sum(),
+        has=("softplus", "softplus"), lacks=("exp", "true_div", "log", "sigmoid")),
+    Row("local_mul_distribute_div-tutorial-gradient", ALL,
+        lambda s: _grad(_hand_written_xent(s).sum(), s.m), has=("sigmoid",),
+        lacks=("exp", "true_div", "log", "pow")),
     Row("local_log1p_neg_sigmoid", STAB, lambda s: T.log1p(-T.sigmoid(s.m)), has=("softplus",),
         lacks=("log1p", "sigmoid")),
     Row("local_log_sigmoid-binary-crossentropy", ALL,
@@ -629,3 +696,163 @@ def test_sum_mul_to_dot_keeps_runtime_broadcasting():
     g = sn.function([fixed], T.sum(fixed * fixed))
     assert any(type(n.op).__name__ == "Dot" for n in g.fgraph.toposort())
     assert float(g(np.arange(3.0))) == 5.0
+
+
+# --- the logistic function written by hand ----------------------------------------------------
+
+
+def _sigmoid_np(x):
+    """The logistic function without overflow: exp of a non-positive number only."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus_np(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+def _dsigmoid_np(x):
+    return _sigmoid_np(x) * _sigmoid_np(-x)
+
+
+@dataclass
+class Form:
+    """A way of writing a logistic expression: ``build(x)``, its values and derivative in
+    NumPy, and the absolute error the derivative may have (beside a relative 1e-12)."""
+
+    build: object
+    value: object
+    derivative: object
+    atol: float = 0.0
+
+
+LOGISTIC_FORMS = {
+    "inv_1_plus_exp": Form(lambda x: 1 / (1 + T.exp(-x)), _sigmoid_np, _dsigmoid_np),
+    "inv_exp_plus_1": Form(lambda x: 1 / (T.exp(-x) + 1), _sigmoid_np, _dsigmoid_np),
+    "power_minus_one": Form(lambda x: (1 + T.exp(-x)) ** -1, _sigmoid_np, _dsigmoid_np),
+    # the gradient is a difference, sigmoid(x) - sigmoid(x) ** 2, which loses the tiny
+    # derivative (4e-18 at x = 40) once sigmoid(x) rounds to 1: right to 1e-16, not relatively
+    "exp_over_1_plus_exp": Form(lambda x: T.exp(x) / (1 + T.exp(x)), _sigmoid_np, _dsigmoid_np,
+                                atol=1e-16),
+    "inv_1_plus_exp_positive": Form(lambda x: 1 / (1 + T.exp(x)), lambda x: _sigmoid_np(-x),
+                                    lambda x: -_dsigmoid_np(x)),
+    "affine": Form(lambda x: 1 / (1 + T.exp(-2 * x - 1)), lambda x: _sigmoid_np(2 * x + 1),
+                   lambda x: 2 * _dsigmoid_np(2 * x + 1)),
+    "one_minus_sigmoid": Form(lambda x: 1 - T.sigmoid(x), lambda x: _sigmoid_np(-x),
+                              lambda x: -_dsigmoid_np(x)),
+    "one_minus_hand_written": Form(lambda x: 1 - 1 / (1 + T.exp(-x)), lambda x: _sigmoid_np(-x),
+                                   lambda x: -_dsigmoid_np(x)),
+    "log_sigmoid": Form(lambda x: T.log(T.sigmoid(x)), lambda x: -_softplus_np(-x),
+                        lambda x: _sigmoid_np(-x)),
+    "log_one_minus_sigmoid": Form(lambda x: T.log(1 - T.sigmoid(x)), lambda x: -_softplus_np(x),
+                                  lambda x: -_sigmoid_np(x)),
+    "log_hand_written": Form(lambda x: T.log(1 / (1 + T.exp(-x))), lambda x: -_softplus_np(-x),
+                             lambda x: _sigmoid_np(-x)),
+    "log_one_minus_hand_written": Form(lambda x: T.log(1 - 1 / (1 + T.exp(-x))),
+                                       lambda x: -_softplus_np(x), lambda x: -_sigmoid_np(x)),
+    "derivative_hand_written": Form(
+        lambda x: T.exp(-x) / (1 + T.exp(-x)) ** 2, _dsigmoid_np,
+        lambda x: _dsigmoid_np(x) * (_sigmoid_np(-x) - _sigmoid_np(x))),
+}
+
+#: arguments where exp(-x) or exp(x) overflows (800), or 1 - sigmoid(x) rounds to 0 (40)
+LOGISTIC_ARGS = np.array([-800.0, -40.0, -3.0, -1.0, 0.0, 0.5, 1.0, 3.0, 40.0, 800.0])
+
+
+def _logistic_outputs(x, form):
+    out = form.build(x)
+    return [out, sn.grad(T.sum(out), x)]
+
+
+@functools.cache
+def _logistic_kernel():
+    """Every form and its gradient in one numba function (one compile for all)."""
+    x = T.dvector("x")
+    outs = [o for form in LOGISTIC_FORMS.values() for o in _logistic_outputs(x, form)]
+    results = sn.function([x], outs, mode="numba")(LOGISTIC_ARGS)
+    return dict(zip(LOGISTIC_FORMS, zip(results[::2], results[1::2])))
+
+
+@pytest.mark.parametrize("name", list(LOGISTIC_FORMS))
+def test_logistic_forms_at_large_arguments(name, mode):
+    """Value and gradient stay finite and right where exp overflows (regression: the
+    tutorial's 1 / (1 + exp(-x)) gave nan gradients)."""
+    form = LOGISTIC_FORMS[name]
+    if mode == "numba":
+        value, grad = _logistic_kernel()[name]
+    else:
+        x = T.dvector("x")
+        value, grad = sn.function([x], _logistic_outputs(x, form), mode=mode)(LOGISTIC_ARGS)
+    np.testing.assert_allclose(value, form.value(LOGISTIC_ARGS), rtol=1e-12, atol=0, err_msg=name)
+    np.testing.assert_allclose(grad, form.derivative(LOGISTIC_ARGS), rtol=1e-12, atol=form.atol,
+                               err_msg=name)
+
+
+def test_logistic_float32_stays_float32():
+    x = T.fvector("x")
+    out = 1 / (1 + T.exp(-x))
+    cost = T.sum(T.log(1 - out))
+    assert sn.pp(rewrite_graph(out)) == "sigmoid(x)"
+    args = np.array([-800, -40, 0, 40, 800], dtype="float32")
+    value, grad = sn.function([x], [out, sn.grad(cost, x)], mode="python")(args)
+    assert value.dtype == grad.dtype == np.float32
+    np.testing.assert_allclose(value, _sigmoid_np(args.astype(float)), rtol=1e-6)
+    np.testing.assert_allclose(grad, -_sigmoid_np(args.astype(float)), rtol=1e-6)
+
+
+def _train_tutorial_logistic_regression(mode, steps):
+    """Theano's logistic regression tutorial, as written there, for ``steps`` steps; returns
+    the data, the cost before each step, every step's outputs and the final parameters."""
+    rng = np.random.RandomState(0)
+    n, feats = 400, 784
+    data = (rng.randn(n, feats), rng.randint(size=n, low=0, high=2))
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w = sn.shared(rng.randn(feats), name="w")
+    b = sn.shared(0.0, name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    prediction = p_1 > 0.5
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w ** 2).sum()
+    gw, gb = sn.grad(cost, [w, b])
+    train = sn.function([x, y], [prediction, xent], mode=mode,
+                        updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
+    predict = sn.function([x], prediction, mode=mode)
+    costs, outputs = [], []
+    for _ in range(steps):
+        penalty = 0.01 * float(np.sum(w.get_value() ** 2))
+        pred, err = train(*data)
+        costs.append(float(err.mean()) + penalty)
+        outputs.append((pred, err))
+    return data, costs, outputs, (w.get_value(), float(b.get_value())), predict(data[0])
+
+
+def _numpy_logistic_regression(data, steps):
+    """The same training in NumPy with a stable loss and its gradient."""
+    rng = np.random.RandomState(0)
+    rng.randn(*data[0].shape)
+    rng.randint(size=len(data[1]), low=0, high=2)
+    w, b = rng.randn(data[0].shape[1]), 0.0
+    x, y = data
+    for _ in range(steps):
+        z = x @ w + b
+        g = (_sigmoid_np(z) - y) / len(y)
+        w, b = w - 0.1 * (x.T @ g + 0.02 * w), b - 0.1 * g.sum()
+    return w, b
+
+
+@pytest.mark.parametrize("mode", ["python", pytest.param("numba", marks=pytest.mark.slow)])
+def test_tutorial_logistic_regression_trains(mode):
+    """The tutorial's hand-written logistic regression (seed program) learns: no nan or inf,
+    the cost goes down, the training set is fitted, and the weights are NumPy's."""
+    steps = 400
+    data, costs, outputs, (w, b), predicted = _train_tutorial_logistic_regression(mode, steps)
+    for pred, err in outputs:
+        assert np.all(np.isfinite(err)) and pred.dtype == bool
+    assert np.all(np.isfinite(w)) and np.isfinite(b)
+    # random weights give logits of +-30 and more: 1 - p_1 rounded to 0 before the fix
+    assert costs[0] > 10 and costs[-1] < costs[0] / 3
+    assert all(later < earlier for earlier, later in itertools.pairwise(costs))
+    assert np.mean(predicted == data[1]) == 1.0
+    ref_w, ref_b = _numpy_logistic_regression(data, steps)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(b, ref_b, rtol=1e-9, atol=1e-9)

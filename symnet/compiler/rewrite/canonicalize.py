@@ -5,7 +5,9 @@ Sums and products become chains with their constants combined into one operand p
 negations inside products become the constant factor, and neutral operations (``x + 0``,
 ``x * 1``, ``x ** 1``, identity or doubled dimshuffles, reshapes to the same shape, gradient
 bookkeeping that provably does not change a shape) disappear. A neutral operand is dropped
-only where that keeps the result's dtype, rank and shape.
+only where that keeps the result's dtype, rank and shape. The logistic function written by
+hand (``1 / (1 + exp(-x))``, ``exp(x) / (1 + exp(x))``, ``1 - sigmoid(x)``) becomes
+``sigmoid``, also inside the products its gradient is made of.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from symnet.compiler.rewrite.passes import local_rewrite
 from symnet.compiler.rewrite.utils import (
     MAX_CONSTANT_SIZE,
     chain,
+    checked,
     collect_terms,
+    constant_value,
     expandable,
     has_shape_of_vector,
     inside_tree,
     is_constant_value,
     is_op,
     keeps_shape,
+    same_value,
     shape_info,
+    single_client,
 )
 from symnet.graph import Constant
 from symnet.ops import elemwise as ew
@@ -176,6 +182,334 @@ def local_pow_one(fgraph, node):
     x, exponent = node.inputs
     if is_constant_value(exponent, 1) and keeps_shape(fgraph, node.outputs[0], x):
         return [x]
+    return None
+
+
+# --- the logistic function ---------------------------------------------------------------------
+#
+# The logistic function is often written by hand, as in Theano's tutorial: ``1 / (1 + exp(-x))``.
+# For x = -800 that is 1 / inf = 0, and ``log`` of it is -inf; the gradient, built from the
+# same graph, is a product of exp(-x) and powers of 1 / (1 + exp(-x)) that overflows to
+# inf / inf = nan. Written as sigmoids, these products become sigmoids of x and -x, which the
+# stabilize pass then handles (log of a sigmoid -> softplus, divisions by it cancelled).
+
+#: the largest ``|k|`` of a factor ``b ** k`` counted as ``|k|`` factors ``b`` (or ``1 / b``)
+MAX_EXPANDED_POWER = 4
+
+#: how deep :func:`_split_sign` looks through sums for negated operands
+_SIGN_DEPTH = 8
+
+
+def _negative_constant(var) -> bool:
+    return isinstance(var, Constant) and var.data.size > 0 and bool(np.all(var.data < 0))
+
+
+def _split_sign(var, depth: int = _SIGN_DEPTH):
+    """``(negated, core)`` with ``var == -core`` if ``negated`` else ``core``, seeing through
+    the negations canonicalize leaves: ``-x``, ``-2 * x``, ``-x - b``, ``-x + -b``, ``-x + c``.
+
+    Building every ``sigmoid(-y)`` from ``(negated, core)`` gives one structure for one value
+    (``sigmoid(-(x + b))``, never also ``sigmoid(-x + -b)``), so equal factors are found equal.
+    """
+    if depth == 0 or np.dtype(var.dtype).kind not in "fi":
+        return False, var  # unsigned and boolean values have no negation to look for
+    if is_op(var, ew.neg):
+        negated, core = _split_sign(var.owner.inputs[0], depth - 1)
+        return not negated, core
+    if is_op(var, ew.mul) and _negative_constant(var.owner.inputs[0]):
+        c, rest = var.owner.inputs
+        return _negated_core(var, ew.mul(_constant(np.negative(c.data)), rest))
+    if is_op(var, ew.sub):
+        a, b = var.owner.inputs
+        negated_a, core_a = _split_sign(a, depth - 1)
+        if negated_a:
+            return _negated_core(var, ew.add(core_a, b))  # -a' - b == -(a' + b)
+    if is_op(var, ew.add) and not all(isinstance(t, Constant) for t in var.owner.inputs):
+        # a sum is negated when its variable operands are (its constant, first once
+        # canonicalized, changes sign): c + -a' + -b' == -(-c + a' + b')
+        cores = []
+        for term in var.owner.inputs:
+            if isinstance(term, Constant):
+                cores.append(_constant(np.negative(term.data)))
+                continue
+            negated, core = _split_sign(term, depth - 1)
+            if not negated:
+                return False, var
+            cores.append(core)
+        return _negated_core(var, ew.add(*cores))
+    return False, var
+
+
+def _negated_core(var, core):
+    """``(True, core)`` if ``core`` has ``var``'s dtype and rank, else ``(False, var)``."""
+    if core.dtype == var.dtype and core.ndim == var.ndim:
+        return True, core
+    return False, var
+
+
+def _signed(negated: bool, core):
+    return ew.neg(core) if negated else core
+
+
+def _sigmoid_of(x, negate: bool = False):
+    """``sigmoid(x)`` (``sigmoid(-x)`` if ``negate``) with its argument in the normal form of
+    :func:`_split_sign`."""
+    negated, core = _split_sign(x)
+    return ew.sigmoid(_signed(negated != negate, core))
+
+
+def _same_signed(a, b, opposite: bool) -> bool:
+    """``a == b`` (``a == -b`` if ``opposite``), up to the negations :func:`_split_sign` sees."""
+    negated_a, core_a = _split_sign(a)
+    negated_b, core_b = _split_sign(b)
+    return (negated_a != negated_b) == opposite and same_value(core_a, core_b)
+
+
+def _one_plus_exp(var):
+    """The z of ``1 + exp(z)`` or ``exp(z) + 1`` (of the dtype of ``exp(z)``, and so of
+    ``sigmoid(z)``), else None."""
+    if not is_op(var, ew.add):
+        return None
+    for one, e in (var.owner.inputs, reversed(var.owner.inputs)):
+        if is_constant_value(one, 1) and is_op(e, ew.exp) and e.dtype == var.dtype:
+            return e.owner.inputs[0]
+    return None
+
+
+def _small_power(var):
+    """``k`` if ``var`` is ``b ** k`` for an integer constant ``1 <= |k| <= MAX_EXPANDED_POWER``."""
+    if not is_op(var, ew.pow_):
+        return None
+    exponent = var.owner.inputs[1]
+    value = constant_value(exponent)
+    # one element: an exponent of more would broadcast the base, which k factors do not
+    if value is None or exponent.data.size != 1 or value.dtype.kind not in "iuf":
+        return None
+    if not np.isfinite(value):
+        return None
+    k = float(value)
+    if k != round(k) or not 1 <= abs(k) <= MAX_EXPANDED_POWER:
+        return None
+    return int(k)
+
+
+_PRODUCT_OPS = (ew.mul, ew.true_div, ew.pow_)
+
+
+def _inside_product(fgraph, var) -> bool:
+    """``var`` is a factor that :func:`_ratio` flattens into the product of its client, whose
+    root then rewrites the whole product."""
+    dtype = var.dtype
+    while True:
+        clients = fgraph.clients.get(var, ())
+        if len(clients) != 1:
+            return False
+        client, _ = next(iter(clients))
+        if client == "output" or client.outputs[0].dtype != dtype:
+            return False
+        if client.op in (ew.mul, ew.true_div):
+            return True
+        if client.op != ew.neg:
+            return False  # a power's base stays one factor (repeated, not flattened)
+        var = client.outputs[0]
+
+
+def _ratio(fgraph, node):
+    """The product rooted at ``node`` as ``(numerator, denominator, negated)``: lists of
+    factors through ``*``, ``/`` and negations (expanding only nodes used by nothing else),
+    with a small integer power ``b ** k`` counted as ``|k|`` factors ``b`` (``b ** -2`` puts
+    ``b`` twice in the denominator)."""
+    out = node.outputs[0]
+    num, den, negated = [], [], False
+    stack = [(out, False)]
+    while stack:
+        var, below = stack.pop()
+        expand = var is out or (var.dtype == out.dtype and single_client(fgraph, var))
+        # a power's base is a factor whether or not the power has other clients
+        k = _small_power(var) if var.dtype == out.dtype else None
+        if expand and is_op(var, ew.mul):
+            a, b = var.owner.inputs
+            stack.extend([(b, below), (a, below)])
+        elif expand and is_op(var, ew.true_div):
+            p, q = var.owner.inputs
+            stack.extend([(q, not below), (p, below)])
+        elif expand and is_op(var, ew.neg):
+            negated = not negated
+            stack.append((var.owner.inputs[0], below))
+        elif k is not None:
+            (den if below != (k < 0) else num).extend([var.owner.inputs[0]] * abs(k))
+        else:
+            (den if below else num).append(var)
+    return num, den, negated
+
+
+def _broadcast_lengths(fgraph, terms, ndim: int):
+    """Per axis of a rank-``ndim`` result (axes aligned on the right), the set of lengths
+    that ``terms`` broadcast together, leaving out the length 1."""
+    info = shape_info(fgraph)
+    axes = [set() for _ in range(ndim)]
+    for term in terms:
+        dims = info.of(term)
+        for axis, d in zip(range(ndim - len(dims), ndim), dims):
+            length = info.find(d)
+            if not (isinstance(length, int) and length == 1):
+                axes[axis].add(length)
+    return axes
+
+
+def _rebuild(fgraph, out, old_terms, num, den, negated):
+    """``[num[0] * num[1] ... / (den[0] * ...)]`` (negated) if it may replace ``out``, the
+    product of ``old_terms``."""
+    dtype = out.dtype
+    for drop_ones in (True, False):
+        top = [t for t in num if not (drop_ones and is_constant_value(t, 1))]
+        bottom = [t for t in den if not (drop_ones and is_constant_value(t, 1))]
+        if any(t.dtype != dtype for t in top + bottom if not isinstance(t, Constant)):
+            return None  # regrouping would promote partial products differently
+        new = chain(ew.mul, top) if top else _constant(np.ones((), dtype=dtype))
+        if bottom:
+            new = ew.true_div(new, chain(ew.mul, bottom))
+        new = ew.neg(new) if negated else new
+        if new.dtype != dtype or new.ndim != out.ndim:
+            continue
+        if keeps_shape(fgraph, out, new):
+            return [new]
+        # A product's shape is the broadcast of its factors' shapes, whatever their order:
+        # the same lengths on every axis give the same shape, also where the shape analysis
+        # (which names a broadcast of broadcasts anew) cannot follow a regrouping.
+        before = _broadcast_lengths(fgraph, old_terms, out.ndim)
+        if before == _broadcast_lengths(fgraph, top + bottom, out.ndim):
+            return [new]
+    return None
+
+
+def _product_rewrite(fgraph, node, change):
+    """Run ``change(num, den) -> bool`` on the flattened product at ``node`` (a float product,
+    not part of a larger one) and rebuild it if it changed anything."""
+    out = node.outputs[0]
+    if not out.dtype.startswith("float") or _inside_product(fgraph, out):
+        return None
+    num, den, negated = _ratio(fgraph, node)
+    old_terms = num + den
+    if not change(num, den):
+        return None
+    return _rebuild(fgraph, out, old_terms, num, den, negated)
+
+
+def _inv_1_plus_exp(num, den) -> bool:
+    changed = False
+    for q in list(den):
+        z = _one_plus_exp(q)
+        if z is not None:
+            den.remove(q)
+            num.append(_sigmoid_of(z, negate=True))
+            changed = True
+    return changed
+
+
+@local_rewrite("canonicalize", tracks=_PRODUCT_OPS)
+def local_inv_1_plus_exp(fgraph, node):
+    """c / (1 + exp(-x)) -> c * sigmoid(x); also (1 + exp(-x)) ** -2 and inside products"""
+    return _product_rewrite(fgraph, node, _inv_1_plus_exp)
+
+
+def _exp_partner(s, same, other):
+    """Where the ``exp`` that turns sigmoid ``s`` into the other sigmoid is: ``(list, index,
+    sigmoid)`` for ``exp(-x)`` beside ``sigmoid(x)`` or ``exp(x)`` across the fraction from it."""
+    (x,) = s.owner.inputs
+    for terms, opposite in ((same, True), (other, False)):
+        for k, e in enumerate(terms):
+            if e is s or not is_op(e, ew.exp) or e.dtype != s.dtype:
+                continue
+            if _same_signed(e.owner.inputs[0], x, opposite):
+                return terms, k, _sigmoid_of(x, negate=True)
+    return None
+
+
+def _sigmoid_times_exp(num, den) -> bool:
+    changed = False
+    for same, other in ((num, den), (den, num)):
+        k = 0
+        while k < len(same):
+            s = same[k]
+            found = _exp_partner(s, same, other) if is_op(s, ew.sigmoid) else None
+            if found is None:
+                k += 1
+                continue
+            terms, j, replacement = found
+            same[k] = replacement
+            del terms[j]
+            changed = True
+            k = 0 if terms is same else k  # a deletion before k moved the sigmoids
+    return changed
+
+
+@local_rewrite("canonicalize", tracks=_PRODUCT_OPS)
+def local_sigmoid_times_exp(fgraph, node):
+    """sigmoid(x) * exp(-x) -> sigmoid(-x); sigmoid(x) / exp(x) -> sigmoid(-x)"""
+    return _product_rewrite(fgraph, node, _sigmoid_times_exp)
+
+
+def _index(terms, match):
+    """The position of the first term ``match`` accepts, else None."""
+    for k, term in enumerate(terms):
+        if match(term):
+            return k
+    return None
+
+
+def _cancel_sigmoids(num, den) -> bool:
+    changed = False
+    for q in list(den):
+        if not is_op(q, ew.sigmoid):
+            continue
+        k = _index(num, lambda p: is_op(p, ew.sigmoid) and p.dtype == q.dtype and same_value(p, q))
+        if k is not None:
+            del num[k]
+            den.remove(q)
+            changed = True
+    for q in list(num):
+        z = _one_plus_exp(q)
+        if z is None:
+            continue
+        # (1 + exp(z)) * sigmoid(-z) == 1
+        k = _index(num, lambda p: is_op(p, ew.sigmoid) and p.dtype == q.dtype
+                   and _same_signed(p.owner.inputs[0], z, opposite=True))
+        if k is not None:
+            del num[k]
+            num.remove(q)
+            changed = True
+    return changed
+
+
+@local_rewrite("canonicalize", tracks=_PRODUCT_OPS)
+def local_sigmoid_div_sigmoid(fgraph, node):
+    """(y / sigmoid(x)) * sigmoid(x) -> y; (1 + exp(-x)) * sigmoid(x) -> 1"""
+    # sigmoid(x) underflows to 0 for very negative x: 0 / 0 in a gradient is nan
+    return _product_rewrite(fgraph, node, _cancel_sigmoids)
+
+
+def _minus_sigmoid(var):
+    """The x of ``-sigmoid(x)``, else None."""
+    if is_op(var, ew.neg) and is_op(var.owner.inputs[0], ew.sigmoid):
+        return var.owner.inputs[0].owner.inputs[0]
+    return None
+
+
+@local_rewrite("canonicalize", tracks=[ew.add, ew.sub])
+def local_one_minus_sigmoid(fgraph, node):
+    """1 - sigmoid(x) -> sigmoid(-x)"""
+    # 1 - sigmoid(x) cancels to 0 (and its log to -inf) once sigmoid(x) rounds to 1. The price
+    # is a second sigmoid where 1 - s reused the first (a sigmoid's own gradient, s * (1 - s)):
+    # correct gradients first
+    a, b = node.inputs
+    if node.op == ew.sub:
+        pairs = [(a, b.owner.inputs[0])] if is_op(b, ew.sigmoid) else []
+    else:
+        pairs = [(one, _minus_sigmoid(s)) for one, s in ((a, b), (b, a))]
+    for one, x in pairs:
+        if x is not None and is_constant_value(one, 1):
+            return checked(fgraph, node.outputs[0], _sigmoid_of(x, negate=True))
     return None
 
 

@@ -1,11 +1,13 @@
 """Pass stabilize: formulas that lose precision or overflow become their stable equivalents.
 
 ``log(1 + x)`` is ``log1p(x)``, ``exp(x) - 1`` is ``expm1(x)``, the logarithm of a sigmoid
-is a softplus, ``log(softmax(x))`` is ``log_softmax(x)``, and a crossentropy of a softmax is
-one op computed from the logits. Gradients are built from the graph as the user wrote it, so
-they divide by probabilities that underflow to 0; ``p / q * q -> p`` and the softmax-gradient
-rewrites below cancel those divisions, which keeps gradients finite for logits of 1e4. Runs
-after cse, so an operand that appears twice in a pattern is normally the very same variable.
+is a softplus (canonicalize has already written a hand-made logistic function, and
+``1 - sigmoid(x)``, as a sigmoid), ``log(softmax(x))`` is ``log_softmax(x)``, and a
+crossentropy of a softmax is one op computed from the logits. Gradients are built from the
+graph as the user wrote it, so they divide by probabilities that underflow to 0;
+``p / q * q -> p`` and the softmax-gradient rewrites below cancel those divisions, which keeps
+gradients finite for logits of 1e4. Runs after cse, so an operand that appears twice in a
+pattern is normally the very same variable.
 """
 
 from __future__ import annotations
