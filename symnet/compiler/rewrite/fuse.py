@@ -1,17 +1,19 @@
 """Pass fuse_elemwise: collapse elementwise subgraphs into FusedElemwise nodes, one loop each.
 
-Nodes are visited in topological order. An elementwise node joins the group of one of its
-elementwise producers when every other value it reads is either made by that group or made
-*before the group's first member*. Then every group can run at its first member's place in
-the order, reading only values that exist there, so the fused graph has no cycle; and a
-group may export several values (a forward activation that the backward pass reads, say).
-An earlier group whose values are read only by the chosen group (or by nodes placed after the
-chosen group's start) is merged into it, which joins the two branches of ``f(x) + g(x)``.
-Size-1 constants are inlined as literals.
+Nodes are visited in topological order. A group runs at its start, the place of its first
+member in that order; a node in no group runs at its own place. An elementwise node joins the
+group of one of its elementwise producers when every other value it reads is made by that
+group or *computed before the group starts* (a value of another group: when that group
+starts). Then every group reads only values that exist at its start, so the fused graph has
+no cycle; and a group may export several values (a forward activation that the backward pass
+reads, say). An earlier group whose values are read only by the chosen group or by what is
+computed after the chosen group's start is merged into it (and runs there), which joins the
+two branches of ``f(x) + g(x)``. Size-1 constants are inlined as literals.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 
 from symnet.compiler.rewrite.passes import global_pass
@@ -45,19 +47,100 @@ def _build_fused(fgraph, members: list):
     return op, inputs, exported
 
 
-def _mergeable(fgraph, members, target: int, target_start: int, group_of, position) -> bool:
-    """Can an earlier group run at ``target``'s start instead? Only if nothing outside the two
-    groups reads its values before that point."""
-    for member in members:
-        for client, _ in fgraph.clients.get(member.outputs[0], ()):
-            if client == "output":
+class _Groups:
+    """The groups being formed, and when each value is computed in the fused graph: a group
+    runs at its start (the place of its first member), a node in no group at its own place.
+
+    A union-find over group ids (a group merged into a later one takes that one's id and
+    start), and per group a heap of ``(time, position)`` of the nodes reading its members,
+    for the earliest outside reader in amortised logarithmic time (walking a group's members
+    at every check instead is quadratic on a long run of shared values). A reader's time only
+    drops when it joins a group (pushed then); it rises when its group is merged into a later
+    one, which the heap learns when that entry comes to the top.
+    """
+
+    def __init__(self, fgraph, order: list):
+        self.fgraph = fgraph
+        self.order = order
+        self.position = {node: i for i, node in enumerate(order)}
+        self.parent: list[int] = []
+        self.starts: list[int] = []
+        self.readers: list[list[tuple[int, int]]] = []
+        self.group_of: dict = {}
+
+    def new(self, node) -> int:
+        """A new group, starting at ``node``."""
+        self.parent.append(len(self.parent))
+        self.starts.append(self.position[node])
+        self.readers.append([])
+        return len(self.parent) - 1
+
+    def find(self, g: int) -> int:
+        root = g
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[g] != root:
+            self.parent[g], g = root, self.parent[g]
+        return root
+
+    def of(self, node) -> int | None:
+        """The group of ``node``, None if it is in none (yet)."""
+        g = self.group_of.get(node)
+        return None if g is None else self.find(g)
+
+    def time(self, node) -> int:
+        """When ``node``'s value is computed: its group's start, or its own place."""
+        g = self.of(node)
+        return self.position[node] if g is None else self.starts[g]
+
+    def available(self, var, g: int) -> bool:
+        """Is ``var`` computed before group ``g`` starts (or inside it)?"""
+        owner = var.owner
+        if owner is None:
+            return True
+        h = self.of(owner)
+        return h == g or self.time(owner) < self.starts[g]
+
+    def add(self, node, g: int) -> None:
+        self.group_of[node] = g
+        own = self.position[node]
+        for client, _ in self.fgraph.clients.get(node.outputs[0], ()):
+            if client != "output":
+                heapq.heappush(self.readers[g], (self.position[client], self.position[client]))
+        # node is a reader of its inputs' groups, from now on at g's start
+        for inp in node.inputs:
+            h = self.of(inp.owner) if inp.owner is not None else None
+            if h is not None and h != g:
+                heapq.heappush(self.readers[h], (self.starts[g], own))
+
+    def mergeable(self, g: int, target: int) -> bool:
+        """Can the earlier group ``g`` run at ``target``'s start instead? Only if everything
+        outside ``g`` that reads its values is computed after that start (``target`` itself
+        is, at its start: it is the group that starts there)."""
+        heap = self.readers[g]
+        while heap:
+            key, pos = heap[0]
+            reader = self.order[pos]
+            h = self.of(reader)
+            if h == g:
+                heapq.heappop(heap)  # a reader inside g stays in it: groups only merge
                 continue
-            g = group_of.get(client)
-            if g == target or g == group_of[member]:
+            now = self.time(reader)
+            if now != key:
+                heapq.heapreplace(heap, (now, pos))
                 continue
-            if position[client] <= target_start:
-                return False
-    return True
+            return key >= self.starts[target]
+        return True
+
+    def merge(self, g: int, target: int) -> None:
+        """Move group ``g`` into ``target`` (which keeps its start)."""
+        small, large = self.readers[g], self.readers[target]
+        if len(small) > len(large):
+            small, large = large, small
+        for entry in small:
+            heapq.heappush(large, entry)
+        self.readers[target], self.readers[g] = large, []
+        self.parent[g] = target
 
 
 @global_pass("fuse_elemwise")
@@ -65,14 +148,7 @@ def fuse_elemwise_pass(fgraph, exclude=()):
     """Every elementwise node ends up in exactly one fused loop."""
     fired = Counter()
     order = fgraph.toposort()
-    position = {node: i for i, node in enumerate(order)}
-    group_of: dict = {}
-    groups: list[list] = []
-    starts: list[int] = []
-
-    def available(var, g: int) -> bool:
-        owner = var.owner
-        return owner is None or group_of.get(owner) == g or position[owner] < starts[g]
+    groups = _Groups(fgraph, order)
 
     for node in order:
         if not isinstance(node.op, Elemwise):
@@ -80,37 +156,34 @@ def fuse_elemwise_pass(fgraph, exclude=()):
         chosen = None
         ndim = node.outputs[0].ndim
         for inp in node.inputs:
-            g = group_of.get(inp.owner) if inp.owner is not None else None
+            g = groups.of(inp.owner) if inp.owner is not None else None
             if g is None or inp.ndim != ndim:
                 continue
-            if all(available(x, g) for x in node.inputs):
+            if all(groups.available(x, g) for x in node.inputs):
                 chosen = g
                 break
         if chosen is None:
-            chosen = len(groups)
-            groups.append([])
-            starts.append(position[node])
-        group_of[node] = chosen
-        groups[chosen].append(node)
+            chosen = groups.new(node)
+        groups.add(node, chosen)
         for inp in node.inputs:
-            other = group_of.get(inp.owner) if inp.owner is not None else None
-            if other is not None and other != chosen and starts[other] < starts[chosen]:
-                if _mergeable(fgraph, groups[other], chosen, starts[chosen], group_of, position):
-                    for member in groups[other]:
-                        group_of[member] = chosen
-                    groups[chosen].extend(groups[other])
-                    groups[other] = []
+            other = groups.of(inp.owner) if inp.owner is not None else None
+            if (other is not None and other != chosen
+                    and groups.starts[other] < groups.starts[chosen]
+                    and groups.mergeable(other, chosen)):
+                groups.merge(other, chosen)
+
+    members_of: dict[int, list] = {}
+    for node in order:  # members in schedule order
+        g = groups.of(node)
+        if g is not None:
+            members_of.setdefault(g, []).append(node)
 
     # Groups are built in schedule order, each reading the fused outputs of the groups before
     # it: replacing an exported value must never revive the nodes that made it.
     replacements = []
     fused_value: dict[int, object] = {}
-    for g in sorted(range(len(groups)), key=starts.__getitem__):
-        members = groups[g]
-        if not members:
-            continue
-        members.sort(key=position.__getitem__)
-        op, inputs, exported = _build_fused(fgraph, members)
+    for g in sorted(members_of, key=groups.starts.__getitem__):
+        op, inputs, exported = _build_fused(fgraph, members_of[g])
         inputs = [fused_value.get(id(v), v) for v in inputs]
         new_outputs = op.make_node(*inputs).outputs
         for node, new in zip(exported, new_outputs):
