@@ -6,7 +6,6 @@ and commits shared-variable updates only after the kernel succeeded.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from collections.abc import Mapping
@@ -34,6 +33,43 @@ class UnusedInputError(ValueError):
 
 class MissingInputError(ValueError):
     """The outputs need a variable that is neither an input nor shared nor constant."""
+
+
+class LockGroup:
+    """Many locks held as one context manager: taken in the given order, released in reverse.
+
+    A ``with`` statement naming each lock nests one block per lock, and Python compiles at
+    most 20 statically nested blocks, so a training step that touches a whole model's shared
+    variables holds them through this one object instead.
+    """
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks):
+        self.locks = tuple(locks)
+
+    def __enter__(self):
+        taken = 0
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken += 1
+        except BaseException:
+            # interrupted while waiting: give back what was taken, in reverse
+            for lock in reversed(self.locks[:taken]):
+                lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        for lock in reversed(self.locks):
+            lock.release()
+        return False
+
+
+#: up to this many locks the call path names each in one ``with`` (the fastest form); more
+#: go through one LockGroup
+INLINE_LOCKS = 4
 
 
 class In:
@@ -376,9 +412,7 @@ class Function:
         values = self.bind(args, kwargs)
         if not self.locks:
             return self._run(values)
-        with contextlib.ExitStack() as held:
-            for lock in self.locks:
-                held.enter_context(lock)
+        with LockGroup(self.locks):
             return self._run(values)
 
     def _run(self, values):
@@ -461,7 +495,11 @@ class Function:
         for i, shared in enumerate(self.updated):
             env[f"U{i}"] = shared.container
             body.append(f"U{i}[0] = r{n + i}")
-        if self.locks:
+        if len(self.locks) > INLINE_LOCKS:
+            env["LG"] = LockGroup(self.locks)
+            lines.append("    with LG:")
+            lines.extend("        " + line for line in body)
+        elif self.locks:
             for i, lock in enumerate(self.locks):
                 env[f"L{i}"] = lock
             lines.append("    with " + ", ".join(f"L{i}" for i in range(len(self.locks))) + ":")

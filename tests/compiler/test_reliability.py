@@ -157,3 +157,63 @@ def test_explicit_update_of_a_random_state_replaces_its_default_update():
     f = sn.function([], u, updates=[(state, state)], mode="python")
     np.testing.assert_array_equal(f(), f())  # the explicit update won; no duplicate raised
     assert state.get_value() is not None and type(state.get_value()) is type(frozen)
+
+
+def _many_shared_step(n, mode):
+    """A step over ``n`` shared scalars: the output reads them all, each is updated."""
+    ws = [sn.shared(float(i), f"w{i}") for i in range(n)]
+    x = T.dscalar("x")
+    cost = sum((w * x for w in ws), T.constant(0.0))
+    step = sn.function([x], cost, updates=[(w, w + x) for w in ws], mode=mode)
+    return ws, step
+
+
+def _run_in_threads(fn, n_threads, calls):
+    threads = [threading.Thread(target=lambda: [fn(1.0) for _ in range(calls)])
+               for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+
+
+@pytest.mark.parametrize("mode, n", [("numba", 40), ("python", 1000)])
+def test_functions_over_many_shared_variables_compile_and_lose_no_update(mode, n):
+    # one `with` naming every lock nested a block per lock: Python compiles at most 20, so
+    # 19 shared variables (a 3-layer model with Adam) failed with a SyntaxError
+    ws, step = _many_shared_step(n, mode)
+    assert len(step.locks) == n
+    assert float(step(2.0)) == 2.0 * sum(range(n))
+    _run_in_threads(step, n_threads=3, calls=20)
+    np.testing.assert_array_equal([w.get_value() for w in ws], np.arange(n) + 2.0 + 60.0)
+
+
+def test_lock_group_takes_locks_in_order_and_gives_back_on_failure():
+    from symnet.compiler.function import LockGroup
+
+    locks = [threading.Lock() for _ in range(1000)]
+    group = LockGroup(locks)
+    with group:
+        assert all(lock.locked() for lock in locks)
+    assert not any(lock.locked() for lock in locks)
+    with pytest.raises(RuntimeError, match="inside"):
+        with group:
+            raise RuntimeError("inside")
+    assert not any(lock.locked() for lock in locks)
+
+    class Interrupted(Exception):
+        pass
+
+    class Failing:
+        def acquire(self):
+            raise Interrupted
+
+        def release(self):
+            raise AssertionError("never taken, never released")
+
+    partial = LockGroup(locks[:5] + [Failing()] + locks[5:10])
+    with pytest.raises(Interrupted):
+        with partial:
+            pass
+    assert not any(lock.locked() for lock in locks)  # the five taken were given back
