@@ -704,7 +704,9 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             # written again at each position it broadcasts over, and the input sharing its
             # buffer would be read back overwritten by the later iterations
             source = names[reuse[0]]
-            fits = f"{source}.shape == {loop_shape}"
+            # contiguous too: the loop writes through the flat view of the input, which is a
+            # copy for another layout
+            fits = f"{source}.shape == {loop_shape} and {source}.flags.c_contiguous"
             if shape != loop_shape:
                 fits += f" and {shape} == {loop_shape}"
             lines.append(f"{uid}_a{m} = {fits}")
@@ -722,20 +724,24 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
 
 def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
                     partial: list[int]) -> list[str]:
-    """The loop of a fused node: the steps appear once, in an inner loop over one row (the last
-    axis) of 1-d operands, inside loops over the other axes.
+    """The loop of a fused node: the steps appear once, in an inner loop along the last axis,
+    inside loops over the other axes ("rows"); a single row when every operand is C-contiguous
+    with the loop's shape.
 
-    Each row of an input is a view of its row when it has the loop's last length, else a
-    buffer filled with its one value (broadcasting along the last axis); an output broadcast
-    along the last axis is computed into a scratch row whose last value is then stored. When
-    every input is C-contiguous with the loop's shape, the whole loop is one row of flat
-    views. So the inner loop always reads and writes unit-stride 1-d arrays, and LLVM
-    vectorizes it with no knowledge of which inputs broadcast.
+    Every operand is read or written as a flat C-ordered array at an offset that changes only
+    from row to row: its flat view (``np.ascontiguousarray``: a copy only for an input that is
+    not contiguous), or, for an operand broadcast along the last axis, a buffer of the row's
+    length (an input's one value is copied along it; an output's last value is stored after
+    the row). So the inner loop reads and writes unit-stride memory only and LLVM vectorizes
+    it without knowing which operands broadcast. Offsets are unsigned, so Numba adds no
+    negative-index wraparound (a select per load, which LLVM could only vectorize as gathers).
+    The arrays are chosen once per call and rows cost a few integer operations: no views are
+    made per row (each costs reference counting, dominant for short rows).
 
-    A unit-stride copy of the steps next to a broadcasting one indexed ``i * (len != 1)``
-    cost more than twice the code: at level 3 LLVM unswitched the broadcasting loop on
-    those flags, and in the copy where an input is constant along the inner axis the loop
-    vectorizer's uniformity analysis took time exponential in the depth of the steps on it
+    A unit-stride copy of the steps next to a broadcasting one indexed ``i * (len != 1)`` cost
+    more than twice the code: at level 3 LLVM unswitched the broadcasting loop on those flags,
+    and in the copy where an input is constant along the inner axis the loop vectorizer's
+    uniformity analysis took time exponential in the depth of the steps on it
     (softplus(sigmoid(x0)) + x1 did not compile in 15 minutes; issue 13).
 
     ``partial`` lists the outputs that read only some of the inputs. Their shape, the
@@ -743,15 +749,15 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     input meets a length-1 axis of theirs (NumPy: (0,) with (1,) is (0,), but the output alone
     is (1,)). Then the loop runs over its shape with the zero lengths taken as 1: a non-empty
     input has length 1 there, so every non-empty output broadcasts to that shape; an empty
-    input reads as a row of ones and an empty output is written to its scratch row. Steps on
-    those rows compute values that are never stored (ones cannot trap: integer division
-    and powers in Numba's NumPy error model do not raise).
+    input reads as ones and an empty output is written to a scratch row. Steps on those values
+    compute results that are never stored (ones cannot trap: integer division and powers in
+    Numba's NumPy error model do not raise).
 
     An output written into an input's buffer (``fused.inplace``) reads that input through the
-    output's own row, so that LLVM sees one array written where it is read: two views of the
-    same memory would fail its runtime overlap check and run the scalar loop. When the
-    buffer could not be reused (another shape at run time), the input's row is first copied
-    into the output's.
+    output's own array and offset, so that LLVM sees one array written where it is read: two
+    views of the same memory would fail its runtime overlap check and run the scalar loop.
+    When the buffer could not be reused (another shape at run time), each row of the input is
+    first copied to where the output's row goes.
     """
     ndim = len(dims)
     lead = range(ndim - 1)
@@ -759,6 +765,7 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     size = " * ".join(dims)
     n = f"{uid}_n"
+    zero, one = "np.uint64(0)", "np.uint64(1)"
     full = " and ".join(
         [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
         + [f"{out}.shape == {loop_shape}" for out in outs]
@@ -773,73 +780,74 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
             extents.append(f"{uid}_e{d}")
     else:
         extents = list(dims)
-    lines.append(f"{n} = {size} if {uid}_fast else {extents[last]}")
+    lines.append(f"{n} = np.uint64({size} if {uid}_fast else {extents[last]})")
     for d in lead:
-        lines.append(f"{uid}_l{d} = 1 if {uid}_fast else {extents[d]}")
-    # Buffers are made only where needed (Numba accepts a name that some paths never bind,
-    # and the paths reading it are those binding it): the fast path allocates nothing.
+        lines.append(f"{uid}_l{d} = np.uint64(1 if {uid}_fast else {extents[d]})")
+
+    def multipliers(array: str, prefix: str) -> None:
+        """Per leading axis, the flat distance between rows of ``array`` (0 where it has
+        length 1, so that its row repeats)."""
+        for d in lead:
+            stride = " * ".join(f"{array}.shape[{e}]" for e in range(d + 1, ndim))
+            lines.append(f"{prefix}_{d} = {zero} if {array}.shape[{d}] == 1 "
+                         f"else np.uint64({stride})")
+
+    def row_start(prefix: str) -> str:
+        return " + ".join(f"{uid}_i{d} * {prefix}_{d}" for d in lead) or zero
+
     empty_in = [f" or {name}.size == 0" if partial else "" for name in names]
-    empty_out = [f" or {out}.size == 0" if partial else "" for out in outs]
     for k, name in enumerate(names):
-        for d in lead:
-            lines.append(f"{uid}_b{k}_{d} = 1 if {name}.shape[{d}] != 1 else 0")
-        lines.append(f"if not {uid}_fast and ({name}.shape[{last}] != {n}{empty_in[k]}):")
-        lines.append(f"    {uid}_g{k} = np.empty({n}, dtype=np.{dtypes[k]})")
+        lines.append(f"{uid}_f{k} = np.ascontiguousarray({name}).reshape(-1)")
+        lines.append(f"{uid}_p{k} = not {uid}_fast and "
+                     f"({name}.shape[{last}] != {extents[last]}{empty_in[k]})")
+        lines.append(f"{uid}_g{k} = np.empty({n}, dtype=np.{dtypes[k]}) if {uid}_p{k} "
+                     f"else {uid}_f{k}")
+        multipliers(name, f"{uid}_m{k}")
+    reused = dict(fused.inplace)
+    empty_out = [f" or {out}.size == 0" if partial else "" for out in outs]
     for m, out in enumerate(outs):
-        for d in lead:
-            lines.append(f"{uid}_c{m}_{d} = 1 if {out}.shape[{d}] != 1 else 0")
-        lines.append(f"if not {uid}_fast and ({out}.shape[{last}] != {n}{empty_out[m]}):")
-        lines.append(f"    {uid}_h{m} = np.empty({n}, dtype=np.{out_dtypes[m]})")
+        flat = f"np.ascontiguousarray({out}).reshape(-1)"
+        if m in reused:
+            if partial:
+                lines.append(f"{uid}_a{m} = {uid}_a{m} and {out}.size != 0")
+            lines.append(f"{uid}_q{m} = {uid}_f{reused[m]} if {uid}_a{m} else {flat}")
+        else:
+            lines.append(f"{uid}_q{m} = {flat}")
+        lines.append(f"{uid}_hs{m} = not {uid}_fast and "
+                     f"({out}.shape[{last}] != {extents[last]}{empty_out[m]})")
+        lines.append(f"{uid}_h{m} = np.empty({n}, dtype=np.{out_dtypes[m]}) if {uid}_hs{m} "
+                     f"else {uid}_q{m}")
+        multipliers(out, f"{uid}_c{m}")
     indent = ""
     for d in lead:
         lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
         indent += "    "
-
-    def row(array: str, mult: str, tail: str) -> str:
-        """``array``'s row at the current outer indices (a 1-d array is its own row)."""
-        if ndim == 1:
-            return array if tail == ":" else f"{array}[{tail}]"
-        index = "".join(f"{uid}_i{d} * {mult}_{d}, " for d in lead)
-        return f"{array}[{index}{tail}]"
-
     for k, name in enumerate(names):
-        lines.append(f"{indent}if {uid}_fast:")
-        # a no-op view for arrays Numba types as C-contiguous; the path is only taken for
-        # contiguous data, but arrays typed 'A' need the call to type-check
-        lines.append(f"{indent}    {uid}_r{k} = np.ascontiguousarray({name}).reshape(-1)")
+        value = f"{uid}_f{k}[{uid}_o{k}]"
         if partial:
-            lines.append(f"{indent}elif {name}.size == 0:")
-            lines.append(f"{indent}    {uid}_g{k}[:] = {scalar_literal(1, dtypes[k])}")
-            lines.append(f"{indent}    {uid}_r{k} = {uid}_g{k}")
-        lines.append(f"{indent}elif {name}.shape[{last}] == {n}:")
-        lines.append(f"{indent}    {uid}_r{k} = {row(name, f'{uid}_b{k}', ':')}")
-        lines.append(f"{indent}else:")
-        lines.append(f"{indent}    {uid}_g{k}[:] = {row(name, f'{uid}_b{k}', '0')}")
-        lines.append(f"{indent}    {uid}_r{k} = {uid}_g{k}")
-    reused = dict(fused.inplace)
-    read_from = {k: f"{uid}_r{k}" for k in range(len(names))}
-    for m, out in enumerate(outs):
-        inner = indent
+            value = f"{value} if {name}.size != 0 else {scalar_literal(1, dtypes[k])}"
+        lines.append(f"{indent}{uid}_o{k} = {row_start(f'{uid}_m{k}')}")
+        lines.append(f"{indent}if {uid}_p{k}:")
+        lines.append(f"{indent}    {uid}_y{k} = {value}")
+        lines.append(f"{indent}    for {uid}_j in range({n}):")
+        lines.append(f"{indent}        {uid}_g{k}[{uid}_j] = {uid}_y{k}")
+        lines.append(f"{indent}{uid}_u{k} = {zero} if {uid}_p{k} else {uid}_o{k}")
+    read_from = {k: (f"{uid}_g{k}", f"{uid}_u{k}") for k in range(len(names))}
+    for m in range(len(outs)):
+        lines.append(f"{indent}{uid}_ro{m} = {row_start(f'{uid}_c{m}')}")
+        lines.append(f"{indent}{uid}_w{m} = {zero} if {uid}_hs{m} else {uid}_ro{m}")
         if m in reused:
             k = reused[m]
-            lines.append(f"{indent}if {uid}_a{m}:")
-            lines.append(f"{indent}    {uid}_q{m} = {uid}_r{k}")
-            lines.append(f"{indent}else:")
-            inner += "    "
-        nonempty = f" and {out}.size != 0" if partial else ""
-        lines.append(f"{inner}if {uid}_fast:")
-        lines.append(f"{inner}    {uid}_q{m} = {out}.reshape(-1)")
-        lines.append(f"{inner}elif {out}.shape[{last}] == {n}{nonempty}:")
-        lines.append(f"{inner}    {uid}_q{m} = {row(out, f'{uid}_c{m}', ':')}")
-        lines.append(f"{inner}else:")
-        lines.append(f"{inner}    {uid}_q{m} = {uid}_h{m}")
-        if m in reused:
-            lines.append(f"{inner}{uid}_q{m}[:] = {uid}_r{k}")
-            read_from[k] = f"{uid}_q{m}"
+            lines.append(f"{indent}if not {uid}_a{m}:")
+            lines.append(f"{indent}    for {uid}_j in range({n}):")
+            lines.append(f"{indent}        {uid}_h{m}[{uid}_w{m} + {uid}_j] = "
+                         f"{uid}_g{k}[{uid}_u{k} + {uid}_j]")
+            read_from[k] = (f"{uid}_h{m}", f"{uid}_w{m}")
     lines.append(f"{indent}for {uid}_i in range({n}):")
     body = indent + "    "
     for k in range(len(names)):
-        lines.append(f"{body}{uid}_x{k} = {read_from[k]}[{uid}_i]")
+        array, offset = read_from[k]
+        lines.append(f"{body}{uid}_x{k} = {array}[{offset} + {uid}_i]")
 
     def operand(kind, ref):
         return f"{uid}_x{ref}" if kind == "in" else f"{uid}_v{ref}"
@@ -847,10 +855,9 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     for j in range(len(fused.program)):
         lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
     for m, j in enumerate(fused.outputs):
-        lines.append(f"{body}{uid}_q{m}[{uid}_i] = {uid}_v{j}")
+        lines.append(f"{body}{uid}_h{m}[{uid}_w{m} + {uid}_i] = {uid}_v{j}")
     for m, out in enumerate(outs):
         nonempty = f" and {out}.size != 0" if partial else ""
-        lines.append(f"{indent}if not {uid}_fast and {out}.shape[{last}] != {n} and {n} != 0"
-                     f"{nonempty}:")
-        lines.append(f"{indent}    {row(out, f'{uid}_c{m}', '0')} = {uid}_q{m}[{n} - 1]")
+        lines.append(f"{indent}if {uid}_hs{m} and {n} != 0{nonempty}:")
+        lines.append(f"{indent}    {uid}_q{m}[{uid}_ro{m}] = {uid}_h{m}[{n} - {one}]")
     return lines
