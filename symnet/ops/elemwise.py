@@ -682,22 +682,9 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     # each output's own shape: the broadcast of the inputs it depends on
     masks = fused.input_masks()
+    shapes = _output_shape_lines(fused, masks, names, dims, uid, lines)
     for m, (out, j, var) in enumerate(zip(outs, fused.outputs, node.outputs)):
-        deps = fused.input_deps(j, masks)
-        if len(deps) == len(names):
-            shape = loop_shape
-        else:
-            out_dims = []
-            for d in range(ndim):
-                terms = [f"{names[k]}.shape[{d}]" for k in deps]
-                if not terms:
-                    out_dims.append("1")
-                elif len(terms) == 1:
-                    out_dims.append(terms[0])
-                else:
-                    joined = ", ".join(terms)
-                    out_dims.append(f"(max({joined}) if min({joined}) != 0 else 0)")
-            shape = "(" + "".join(f"{d}, " for d in out_dims) + ")"
+        shape = shapes[masks[j]]
         reuse = [k for m_, k in fused.inplace if m_ == m]
         if reuse:
             # only into a buffer of the loop's shape: an output smaller than the loop is
@@ -719,6 +706,40 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     out_dtypes = [var.dtype for var in node.outputs]
     lines.extend(_row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid, partial))
     return lines
+
+
+def _output_shape_lines(fused, masks, names, dims, uid: str, lines: list[str]) -> dict:
+    """The shape of every output, by the bit mask of the inputs it reads (the loop's shape
+    for all of them); appends the lines computing the others. A step reading a new set of
+    inputs gets its set's lengths from its operands' sets, one length per operand and axis:
+    spelling out every input of every output instead is quadratic in a group that exports
+    many values reading many inputs."""
+    ndim = len(dims)
+    everything = (1 << len(names)) - 1
+    lengths = {1 << k: [f"{name}.shape[{d}]" for d in range(ndim)] for k, name in enumerate(names)}
+    lengths[0] = ["1"] * ndim
+    lengths[everything] = list(dims)
+    shapes = {everything: "(" + "".join(f"{d}, " for d in dims) + ")"}
+    wanted = {masks[j] for j in fused.outputs} - set(shapes)
+    for j in fused.step_deps(*(j for j in fused.outputs if masks[j] in wanted)):
+        if masks[j] in lengths:
+            continue
+        parts = []  # the operands' sets of inputs (constants read none)
+        for kind, ref in fused.program[j][1]:
+            if kind == "in" and 1 << ref not in parts:
+                parts.append(1 << ref)
+            elif kind == "step" and masks[ref] not in parts:
+                parts.append(masks[ref])
+        names_j = []
+        for d in range(ndim):
+            joined = ", ".join(lengths[mask][d] for mask in parts)
+            # NumPy's broadcast of lengths already checked compatible: 0 wins, then the largest
+            lines.append(f"{uid}_s{j}_{d} = max({joined}) if min({joined}) != 0 else 0")
+            names_j.append(f"{uid}_s{j}_{d}")
+        lengths[masks[j]] = names_j
+    for mask in wanted:
+        shapes[mask] = "(" + "".join(f"{d}, " for d in lengths[mask]) + ")"
+    return shapes
 
 
 
