@@ -115,3 +115,18 @@ def test_loop_invariant_values_are_never_overwritten_inside_scan(mode):
     f = sn.function([A, B, h0], hs[-1], mode=mode)
     a, b, h = np.eye(2) * 2.0, np.ones((2, 2)), np.zeros((2, 2))
     np.testing.assert_allclose(f(a, b, h), 3 * (a @ b))
+
+
+def test_output_smaller_than_its_loop_is_not_written_over_its_input():
+    """exp(k) and exp(k) + x in one loop, k a fresh (1, 1) product: exp(k) went into k's buffer
+    and, written at every position of the (3, 3) loop, was computed again from the value
+    written before (inf came out)."""
+    A, B, x = T.dmatrix("A"), T.dmatrix("B"), T.dmatrix("x")
+    k = T.dot(A, B)
+    f = sn.function([A, B, x], [T.exp(k), T.exp(k) + x])
+    assert _inplace_nodes(f)  # planned; the loop checks the shapes at run time
+    a, b = np.array([[0.3, -0.1]]), np.array([[1.0], [2.0]])
+    for xv in (np.ones((3, 3)), np.ones((0, 3)), np.full((1, 1), 2.0)):
+        got = f(a, b, xv)
+        np.testing.assert_allclose(got[0], np.exp(a @ b), rtol=1e-12)
+        np.testing.assert_allclose(got[1], np.exp(a @ b) + xv, rtol=1e-12)
