@@ -67,7 +67,7 @@ def _pp_short(x: Variable) -> str:
     from symnet.printing import pp
 
     try:
-        text = pp(x)
+        text = pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     except Exception:  # printing must never hide the real error
         text = x.name or "?"
     return text if len(text) <= 60 else text[:57] + "..."

@@ -40,7 +40,7 @@ def _cast(x, dtype):
 def _pp(x: Variable) -> str:
     from symnet.printing import pp
 
-    text = pp(x)
+    text = pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -47,7 +47,7 @@ def _as_tensor(x):
 def _short_pp(var: Variable) -> str:
     from symnet.printing import pp
 
-    text = pp(var)
+    text = pp(var, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     return text if len(text) <= 60 else text[:57] + "..."
 
 

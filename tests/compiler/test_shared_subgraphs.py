@@ -272,6 +272,27 @@ def test_fusion_never_makes_a_cycle():
     np.testing.assert_allclose(f(xv, yv, zv), expected, rtol=1e-12)
 
 
+def _recurrence(n: int):
+    x, y, z = T.dvectors("x", "y", "z")
+    out = x
+    for k in range(n):
+        out = T.tanh(out * y + z) + T.nnet.sigmoid(out - 0.1 * k) * T.exp(-abs(z))
+    return out
+
+
+def test_error_messages_on_a_shared_graph_are_bounded():
+    """Messages show the offending expression, cut at 60 characters; the text was built
+    whole first, 2**n times the running value after n steps."""
+    out = _recurrence(40)
+    with memory_budget(2**30):
+        with pytest.raises(ValueError, match=r"of the 1-d input \(tanh\(\(\(\(tanh"):
+            out.dimshuffle(2)
+        with pytest.raises(IndexError, match=r"too many indices for \(tanh.*\.\.\.: it is"):
+            out[0, 0]
+        with pytest.raises(ValueError, match=r"axis 3 is out of range for the 1-d \(tanh"):
+            T.nnet.softmax(out, axis=3)
+
+
 # --- the issue's recurrence, compiled for real -------------------------------------------------
 
 RECURRENCE = textwrap.dedent(
