@@ -38,7 +38,7 @@ from symnet.ops import elemvm
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# --- random DAGs with heavy sharing ----------------------------------------------------------------
+# --- random DAGs with heavy sharing --------------------------------------------------------------
 
 
 def _sigmoid(v):
