@@ -219,12 +219,36 @@ ROWS = [
     Row("local_sigmoid_div_sigmoid-broadcasting", CANON,
         lambda s: s.y / T.sigmoid(s.x) * T.sigmoid(s.x), has=("true_div", "sigmoid"),
         check=lambda out: out.type.shape == (None,)),  # x may broadcast y: nothing cancels
-    Row("local_one_minus_sigmoid", CANON, lambda s: 1 - T.sigmoid(s.x),
-        check=_prints("sigmoid(-x)")),
-    Row("local_one_minus_sigmoid-added", CANON, lambda s: -T.sigmoid(s.m) + 1,
-        check=_prints("sigmoid(-m)")),
-    Row("local_one_minus_sigmoid-hand-written", CANON, lambda s: 1 - 1 / (1 + T.exp(-s.x)),
-        check=_prints("sigmoid(-x)")),
+    # canonicalize: 1 - sigmoid(x) -> sigmoid(-x) where its rounding to 0 matters
+    Row("local_one_minus_sigmoid_factor", CANON, lambda s: s.y / (1 - T.sigmoid(s.x)),
+        check=_prints("(y / sigmoid(-x))")),
+    Row("local_one_minus_sigmoid_factor-power", CANON,
+        lambda s: s.y * (1 - T.sigmoid(s.x)) ** -2,
+        check=_prints("(y / (sigmoid(-x) * sigmoid(-x)))")),
+    Row("local_one_minus_sigmoid_factor-exp", CANON, lambda s: (1 - T.sigmoid(s.x)) * T.exp(s.x),
+        check=_prints("sigmoid(x)")),
+    Row("local_one_minus_sigmoid_factor-exp-of-x", CANON,
+        lambda s: (1 - T.sigmoid(s.x)) * T.exp(2 * s.x),
+        check=_prints("(sigmoid(-x) * exp((2 * x)))")),
+    Row("local_one_minus_sigmoid_factor-cancels", CANON,
+        lambda s: (1 - T.sigmoid(s.x)) * s.x / (1 - T.sigmoid(s.x)), check=_is_input("x")),
+    Row("local_one_minus_sigmoid_factor-log-sigmoid-gradient", CANON,
+        lambda s: _grad(T.sum(T.log(T.sigmoid(s.x))), s.x), check=_prints("(1 * sigmoid(-x))")),
+    # a plain product keeps reusing sigmoid(x): its error is an ulp of 1 at most
+    Row("local_one_minus_sigmoid_factor-plain-product", CANON,
+        lambda s: T.sigmoid(s.x) * (1 - T.sigmoid(s.x)) * s.y,
+        check=_prints("((sigmoid(x) * (1 + -sigmoid(x))) * y)")),
+    Row("local_one_minus_sigmoid_factor-unrelated-exp", CANON,
+        lambda s: T.sigmoid(s.x) * (1 - T.sigmoid(s.x)) * T.exp(-abs(s.y)),
+        check=_prints("((sigmoid(x) * (1 + -sigmoid(x))) * exp(-abs(y)))")),
+    Row("local_one_minus_sigmoid_steep", CANON, lambda s: T.sqrt(1 - T.sigmoid(s.x)),
+        check=_prints("sqrt(sigmoid(-x))")),
+    Row("local_one_minus_sigmoid_steep-log10", CANON, lambda s: T.log10(1 - T.sigmoid(s.x)),
+        check=_prints("log10(sigmoid(-x))")),
+    Row("local_one_minus_sigmoid_steep-root", CANON, lambda s: (1 - T.sigmoid(s.x)) ** 0.25,
+        check=_prints("(sigmoid(-x) ** 0.25)")),
+    Row("local_one_minus_sigmoid_steep-square", CANON, lambda s: (1 - T.sigmoid(s.x)) ** 2,
+        check=_prints("((1 + -sigmoid(x)) ** 2)")),
     # constant_fold
     Row("local_constant_fold", ("constant_fold",), lambda s: T.exp(T.constant(1.0)) * s.x,
         has=("mul",), lacks=("exp",)),
@@ -256,6 +280,21 @@ ROWS = [
         lacks=("exp", "true_div", "log", "pow")),
     Row("local_log1p_neg_sigmoid", STAB, lambda s: T.log1p(-T.sigmoid(s.m)), has=("softplus",),
         lacks=("log1p", "sigmoid")),
+    # 1 - sigmoid(x) -> sigmoid(-x) where that costs no second sigmoid (these rows were
+    # canonicalize rows while that pass rewrote every 1 - sigmoid(x))
+    Row("local_one_minus_sigmoid", ALL, lambda s: 1 - T.sigmoid(s.x),
+        check=_prints("sigmoid(-x)")),
+    Row("local_one_minus_sigmoid-added", ALL, lambda s: -T.sigmoid(s.m) + 1,
+        check=_prints("sigmoid(-m)")),
+    Row("local_one_minus_sigmoid-hand-written", ALL, lambda s: 1 - 1 / (1 + T.exp(-s.x)),
+        check=_prints("sigmoid(-x)")),
+    Row("local_one_minus_sigmoid-lone", ALL, lambda s: s.y * (1 - T.sigmoid(s.x)),
+        check=_prints("(y * sigmoid(-x))")),
+    Row("local_one_minus_sigmoid-computed-anyway", ALL,
+        lambda s: T.sigmoid(s.x) * (1 - T.sigmoid(s.x)) + T.sigmoid(-s.x),
+        check=_prints("((sigmoid(x) * sigmoid(-x)) + sigmoid(-x))")),
+    Row("local_one_minus_sigmoid-shared", ALL, lambda s: T.sigmoid(s.x) * (1 - T.sigmoid(s.x)),
+        check=_prints("(sigmoid(x) * (1 + -sigmoid(x)))")),
     Row("local_log_sigmoid-binary-crossentropy", ALL,
         lambda s: T.nnet.binary_crossentropy(T.sigmoid(s.m), s.t).sum(), has=("softplus",),
         lacks=("log", "log1p", "sigmoid")),
@@ -715,6 +754,11 @@ def _dsigmoid_np(x):
     return _sigmoid_np(x) * _sigmoid_np(-x)
 
 
+def _exp_np(x):
+    with np.errstate(over="ignore"):
+        return np.exp(x)  # inf beyond 709, as in the compiled graph
+
+
 @dataclass
 class Form:
     """A way of writing a logistic expression: ``build(x)``, its values and derivative in
@@ -750,6 +794,12 @@ LOGISTIC_FORMS = {
                              lambda x: _sigmoid_np(-x)),
     "log_one_minus_hand_written": Form(lambda x: T.log(1 - 1 / (1 + T.exp(-x))),
                                        lambda x: -_softplus_np(x), lambda x: -_sigmoid_np(x)),
+    # divided by, or multiplied with exp(x), 1 - sigmoid(x) = 0 gave inf and 0 * inf = nan
+    "one_over_one_minus_sigmoid": Form(lambda x: 1 / (1 - T.sigmoid(x)),
+                                       lambda x: 1 + _exp_np(x), _exp_np),
+    # the gradient subtracts sigmoid(x) ** 2 from sigmoid(x), as exp_over_1_plus_exp's does
+    "exp_times_one_minus_sigmoid": Form(lambda x: T.exp(x) * (1 - T.sigmoid(x)), _sigmoid_np,
+                                        _dsigmoid_np, atol=1e-16),
     "derivative_hand_written": Form(
         lambda x: T.exp(-x) / (1 + T.exp(-x)) ** 2, _dsigmoid_np,
         lambda x: _dsigmoid_np(x) * (_sigmoid_np(-x) - _sigmoid_np(x))),
@@ -786,6 +836,43 @@ def test_logistic_forms_at_large_arguments(name, mode):
     np.testing.assert_allclose(value, form.value(LOGISTIC_ARGS), rtol=1e-12, atol=0, err_msg=name)
     np.testing.assert_allclose(grad, form.derivative(LOGISTIC_ARGS), rtol=1e-12, atol=form.atol,
                                err_msg=name)
+
+
+def _sigmoid_gradients():
+    """Gradients of plain sigmoids as training builds them: name -> (outputs, the number of
+    exps the graph has besides the sigmoid's)."""
+    x, y, m, xf = T.dvector("x"), T.dvector("y"), T.dmatrix("m"), T.fvector("xf")
+    return {
+        "sum": ([sn.grad(T.sum(T.sigmoid(x)), x)], 0),
+        "mean": ([sn.grad(T.mean(T.sigmoid(m)), m)], 0),  # divided by the element count
+        "weighted": ([sn.grad(T.sum(T.sigmoid(x) * y), x)], 0),
+        "gated": ([sn.grad(T.sum(T.sigmoid(x) * T.exp(-abs(y))), x)], 1),  # exp of another value
+        "with-forward": ([T.sigmoid(x), sn.grad(T.sum(T.sigmoid(x)), x)], 0),
+        "float32": ([sn.grad(T.sum(T.sigmoid(xf)), xf)], 0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_sigmoid_gradients()))
+def test_sigmoid_gradient_keeps_one_sigmoid(name):
+    """A sigmoid's gradient s * (1 - s) reuses s: one sigmoid, so one exp, per element
+    (regression: 1 - s became sigmoid(-x), a second sigmoid in the loop)."""
+    outputs, own_exps = _sigmoid_gradients()[name]
+    result = rewrite_graph(outputs)
+    names = op_names(result)
+    message = f"{name}: {dict(names)}\n{graphs(outputs, result)}"
+    assert names["sigmoid"] == 1, message
+    assert names["exp"] == own_exps and names["softplus"] == 0, message
+
+
+def test_sigmoid_gradient_loop_has_one_sigmoid(mode):
+    """The compiled gradient: one sigmoid in the loop, and values right where exp overflows
+    (beyond x = 37, 1 - s is 0 where s * s(-x) is tiny: an error below 2 ** -53, not nan)."""
+    x = T.dvector("x")
+    f = sn.function([x], sn.grad(T.sum(T.sigmoid(x)), x), mode=mode)
+    if mode == "numba":
+        assert f.source.count("sigmoid(") == 1 and "exp(" not in f.source, f.source
+    np.testing.assert_allclose(f(LOGISTIC_ARGS), _dsigmoid_np(LOGISTIC_ARGS), rtol=1e-12,
+                               atol=2.0**-53)
 
 
 def test_logistic_float32_stays_float32():

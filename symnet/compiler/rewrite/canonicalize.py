@@ -6,8 +6,9 @@ negations inside products become the constant factor, and neutral operations (``
 ``x * 1``, ``x ** 1``, identity or doubled dimshuffles, reshapes to the same shape, gradient
 bookkeeping that provably does not change a shape) disappear. A neutral operand is dropped
 only where that keeps the result's dtype, rank and shape. The logistic function written by
-hand (``1 / (1 + exp(-x))``, ``exp(x) / (1 + exp(x))``, ``1 - sigmoid(x)``) becomes
-``sigmoid``, also inside the products its gradient is made of.
+hand (``1 / (1 + exp(-x))``, ``exp(x) / (1 + exp(x))``) becomes ``sigmoid``, also inside the
+products its gradient is made of, and ``1 - sigmoid(x)`` becomes ``sigmoid(-x)`` where its
+rounding to 0 would matter (a divisor, beside an exp, under a root).
 """
 
 from __future__ import annotations
@@ -396,6 +397,136 @@ def _product_rewrite(fgraph, node, change):
     return _rebuild(fgraph, out, old_terms, num, den, negated)
 
 
+# --- 1 - sigmoid(x) ----------------------------------------------------------------------------
+#
+# ``1 - sigmoid(x)`` rounds to 0 once sigmoid(x) rounds to 1 (x > 37 in float64), where
+# ``sigmoid(-x)`` keeps every digit. The absolute error is an ulp of 1 at most (1.1e-16), which
+# a plain product such as a sigmoid's own gradient ``s * (1 - s)`` keeps small; there the
+# complement reuses s, and writing it as sigmoid(-x) would compute a second sigmoid for every
+# element. So the complement becomes sigmoid(-x) only where its relative error is amplified:
+# as a divisor, beside a factor that can be huge (then it cancels or merges with it), and
+# under a logarithm or a root. The stabilize pass converts the rest where that costs nothing
+# (a graph output, a sigmoid read by nothing else, sigmoid(-x) already computed), and turns
+# log(1 - sigmoid(x)) into a softplus.
+
+#: functions whose slope is unbounded at 0: they amplify the error of an argument near 0
+_STEEP_AT_ZERO = (ew.log2, ew.log10, ew.sqrt)
+
+#: factors that can be huge in a numerator (exp(x) beside 1 - sigmoid(x) for large x)
+_HUGE_FACTORS = (ew.exp, ew.exp2, ew.expm1, ew.sinh, ew.cosh)
+
+#: factors that can be tiny in a denominator
+_TINY_DIVISORS = (ew.exp, ew.exp2, ew.sigmoid)
+
+
+def sigmoid_of_complement(var):
+    """The ``sigmoid`` variable of ``1 - sigmoid(x)`` (also written ``1 + -sigmoid(x)`` or
+    ``-sigmoid(x) + 1``) of the sigmoid's dtype, else None."""
+    if is_op(var, ew.sub):
+        one, s = var.owner.inputs
+    elif is_op(var, ew.add):
+        a, b = var.owner.inputs
+        one, minus = (a, b) if isinstance(a, Constant) else (b, a)
+        if not is_op(minus, ew.neg):
+            return None
+        s = minus.owner.inputs[0]
+    else:
+        return None
+    if not is_op(s, ew.sigmoid) or s.dtype != var.dtype or not is_constant_value(one, 1):
+        return None
+    return s
+
+
+def complement_as_sigmoid(var):
+    """``sigmoid(-x)`` if ``var`` is ``1 - sigmoid(x)`` (see :func:`sigmoid_of_complement`),
+    else None; its argument is in the normal form of :func:`_split_sign`, the form every
+    logistic rewrite builds."""
+    s = sigmoid_of_complement(var)
+    if s is None:
+        return None
+    return _sigmoid_of(s.owner.inputs[0], negate=True)
+
+
+def _is_op_in(var, ops) -> bool:
+    return var.owner is not None and any(var.owner.op == op for op in ops)
+
+
+#: how deep :func:`_reads` looks for one value inside another
+_READS_DEPTH = 4
+
+
+def _reads(var, target, depth: int = _READS_DEPTH) -> bool:
+    """``var`` is ``target`` or is computed from it (within ``depth`` levels)."""
+    if same_value(var, target):
+        return True
+    if depth == 0 or var.owner is None:
+        return False
+    return any(_reads(i, target, depth - 1) for i in var.owner.inputs)
+
+
+def _related(term, x) -> bool:
+    """``term`` (an exp, a sigmoid or ``1 + exp``) has an argument that grows with ``x``, or
+    from which ``x`` is computed: ``exp(-x)``, ``exp(2 * x)``, ``sigmoid(x + b)``."""
+    inner = term.owner.inputs[0] if _one_plus_exp(term) is None else _one_plus_exp(term)
+    _, core = _split_sign(inner)
+    _, x_core = _split_sign(x)
+    return _reads(core, x_core) or _reads(x_core, core)
+
+
+def _amplified(x, num, den) -> bool:
+    """Beside ``1 - sigmoid(x)``, the product holds a factor of ``x`` that is huge where the
+    complement is tiny: an exponential (or ``1 + exp``) above the line, an exponential or a
+    sigmoid below it. A factor of something else (``exp(-abs(c))``) is not: the complement
+    keeps its small absolute error there."""
+    above = [t for t in num if _is_op_in(t, _HUGE_FACTORS) or _one_plus_exp(t) is not None]
+    below = [t for t in den if _is_op_in(t, _TINY_DIVISORS)]
+    return any(_related(t, x) for t in above + below)
+
+
+def _complements_to_sigmoids(num, den) -> bool:
+    changed = False
+    for k, q in enumerate(den):
+        replacement = complement_as_sigmoid(q)
+        if replacement is not None:
+            den[k] = replacement  # y / (1 - sigmoid(x)) is inf where sigmoid(x) rounds to 1
+            changed = True
+    for k, p in enumerate(num):
+        s = sigmoid_of_complement(p)
+        # s * (1 - s) and the like: an error of an ulp of 1 stays that small
+        if s is not None and _amplified(s.owner.inputs[0], num, den):
+            num[k] = _sigmoid_of(s.owner.inputs[0], negate=True)
+            changed = True
+    return changed
+
+
+@local_rewrite("canonicalize", tracks=_PRODUCT_OPS)
+def local_one_minus_sigmoid_factor(fgraph, node):
+    """y / (1 - sigmoid(x)) -> y / sigmoid(-x); also times exp(x) or over a sigmoid"""
+    # divided by, or multiplied with something huge, 1 - sigmoid(x) = 0 gives inf or 0 * inf;
+    # as sigmoid(-x) it cancels (local_sigmoid_div_sigmoid) or merges with the exp
+    # (local_sigmoid_times_exp). Registered before those: in y / s * s * (1 - s), the gradient
+    # of log(sigmoid(x)), the s below the line must be seen before s / s cancels.
+    return _product_rewrite(fgraph, node, _complements_to_sigmoids)
+
+
+@local_rewrite("canonicalize", tracks=[*_STEEP_AT_ZERO, ew.pow_])
+def local_one_minus_sigmoid_steep(fgraph, node):
+    """sqrt(1 - sigmoid(x)) -> sqrt(sigmoid(-x)); also log2, log10 and powers below 1"""
+    # log itself is left to stabilize (log(1 - sigmoid(x)) -> -softplus(x))
+    arg = node.inputs[0]
+    if node.op == ew.pow_:
+        exponent = node.inputs[1]
+        if isinstance(exponent, Constant) and not np.all(exponent.data < 1):
+            return None  # (1 - s) ** 2 keeps the small absolute error small
+    replacement = complement_as_sigmoid(arg)
+    if replacement is None:
+        return None
+    return checked(fgraph, node.outputs[0], node.op(replacement, *node.inputs[1:]))
+
+
+# --- the logistic function in products ---------------------------------------------------------
+
+
 def _inv_1_plus_exp(num, den) -> bool:
     changed = False
     for q in list(den):
@@ -487,30 +618,6 @@ def local_sigmoid_div_sigmoid(fgraph, node):
     """(y / sigmoid(x)) * sigmoid(x) -> y; (1 + exp(-x)) * sigmoid(x) -> 1"""
     # sigmoid(x) underflows to 0 for very negative x: 0 / 0 in a gradient is nan
     return _product_rewrite(fgraph, node, _cancel_sigmoids)
-
-
-def _minus_sigmoid(var):
-    """The x of ``-sigmoid(x)``, else None."""
-    if is_op(var, ew.neg) and is_op(var.owner.inputs[0], ew.sigmoid):
-        return var.owner.inputs[0].owner.inputs[0]
-    return None
-
-
-@local_rewrite("canonicalize", tracks=[ew.add, ew.sub])
-def local_one_minus_sigmoid(fgraph, node):
-    """1 - sigmoid(x) -> sigmoid(-x)"""
-    # 1 - sigmoid(x) cancels to 0 (and its log to -inf) once sigmoid(x) rounds to 1. The price
-    # is a second sigmoid where 1 - s reused the first (a sigmoid's own gradient, s * (1 - s)):
-    # correct gradients first
-    a, b = node.inputs
-    if node.op == ew.sub:
-        pairs = [(a, b.owner.inputs[0])] if is_op(b, ew.sigmoid) else []
-    else:
-        pairs = [(one, _minus_sigmoid(s)) for one, s in ((a, b), (b, a))]
-    for one, x in pairs:
-        if x is not None and is_constant_value(one, 1):
-            return checked(fgraph, node.outputs[0], _sigmoid_of(x, negate=True))
-    return None
 
 
 # --- shapes ----------------------------------------------------------------------------------

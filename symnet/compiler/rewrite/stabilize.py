@@ -1,17 +1,18 @@
 """Pass stabilize: formulas that lose precision or overflow become their stable equivalents.
 
-``log(1 + x)`` is ``log1p(x)``, ``exp(x) - 1`` is ``expm1(x)``, the logarithm of a sigmoid
-is a softplus (canonicalize has already written a hand-made logistic function, and
-``1 - sigmoid(x)``, as a sigmoid), ``log(softmax(x))`` is ``log_softmax(x)``, and a
-crossentropy of a softmax is one op computed from the logits. Gradients are built from the
-graph as the user wrote it, so they divide by probabilities that underflow to 0;
-``p / q * q -> p`` and the softmax-gradient rewrites below cancel those divisions, which keeps
-gradients finite for logits of 1e4. Runs after cse, so an operand that appears twice in a
-pattern is normally the very same variable.
+``log(1 + x)`` is ``log1p(x)``, ``exp(x) - 1`` is ``expm1(x)``, the logarithm of a sigmoid is a
+softplus (canonicalize has already written a hand-made logistic function as a sigmoid),
+``1 - sigmoid(x)`` is ``sigmoid(-x)`` where that costs no second sigmoid, ``log(softmax(x))``
+is ``log_softmax(x)``, and a crossentropy of a softmax is one op computed from the logits.
+Gradients are built from the graph as the user wrote it, so they divide by probabilities that
+underflow to 0; ``p / q * q -> p`` and the softmax-gradient rewrites below cancel those
+divisions, which keeps gradients finite for logits of 1e4. Runs after cse, so an operand that
+appears twice in a pattern is normally the very same variable.
 """
 
 from __future__ import annotations
 
+from symnet.compiler.rewrite.canonicalize import complement_as_sigmoid, sigmoid_of_complement
 from symnet.compiler.rewrite.passes import local_rewrite
 from symnet.compiler.rewrite.utils import (
     TermIndex,
@@ -81,6 +82,57 @@ def local_log1m_sigmoid(fgraph, node):
     if x is None:
         return None
     return checked(fgraph, node.outputs[0], ew.neg(ew.softplus(x)))
+
+
+def _in_graph(fgraph, var, depth: int = 4):
+    """The variable of ``fgraph`` that equals ``var``, an expression built over variables of
+    ``fgraph`` (an equal op reading the same variables, ``depth`` levels deep), else None."""
+    if var.owner is None or var.owner in fgraph.nodes:
+        return var if fgraph.clients.get(var) else None
+    if depth == 0:
+        return None
+    inputs = [_in_graph(fgraph, i, depth - 1) for i in var.owner.inputs]
+    if not inputs or any(i is None for i in inputs):
+        return None
+    for client, _ in fgraph.clients.get(inputs[0], ()):
+        if (client != "output" and client.op == var.owner.op
+                and all(a is b for a, b in zip(client.inputs, inputs))):
+            return client.outputs[var.index]
+    return None
+
+
+def _read_only_by(fgraph, var, node) -> bool:
+    """``node`` is the one reader of ``var``, directly or through negations."""
+    clients = list(fgraph.clients.get(var, ()))
+    if len(clients) != 1:
+        return False
+    client, _ = clients[0]
+    if client is node:
+        return True
+    return (client != "output" and client.op == ew.neg
+            and _read_only_by(fgraph, client.outputs[0], node))
+
+
+@local_rewrite("stabilize", tracks=[ew.add, ew.sub])
+def local_one_minus_sigmoid(fgraph, node):
+    """1 - sigmoid(x) -> sigmoid(-x) for an output, or where it costs no second sigmoid"""
+    # Canonicalize has rewritten the complements whose rounding to 0 matters (divisors, beside
+    # an exp, under a root). The others, such as the s * (1 - s) of a sigmoid's gradient, keep
+    # reusing s, which saves a second sigmoid per element; sigmoid(-x) is taken wherever it is
+    # free: sigmoid(x) read by nothing else, or sigmoid(-x) computed anyway. Outputs keep all
+    # their digits (the caller may take their log).
+    out = node.outputs[0]
+    replacement = complement_as_sigmoid(out)
+    if replacement is None:
+        return None
+    sigmoid = sigmoid_of_complement(out)
+    is_output = any(client == "output" for client, _ in fgraph.clients.get(out, ()))
+    if is_output or _read_only_by(fgraph, sigmoid, node):
+        return checked(fgraph, out, replacement)
+    existing = _in_graph(fgraph, replacement)
+    if existing is not None:
+        return checked(fgraph, out, existing)
+    return None
 
 
 @local_rewrite("stabilize", tracks=[ew.log1p])
