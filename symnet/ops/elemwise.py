@@ -703,8 +703,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
     everything = (1 << len(names)) - 1
     partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
-    out_dtypes = [var.dtype for var in node.outputs]
-    lines.extend(_row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid, partial))
+    lines.extend(_row_loop_lines(fused, names, outs, dims, dtypes, uid, partial))
     return lines
 
 
@@ -743,21 +742,60 @@ def _output_shape_lines(fused, masks, names, dims, uid: str, lines: list[str]) -
 
 
 
-def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
-                    partial: list[int]) -> list[str]:
+@kernel
+def loop_operand(a, fast, last, n):
+    """(flat view of ``a``, the flat array the fused loop reads or writes for it, whether that
+    is a buffer of length ``n``): a buffer when ``a`` is broadcast along the loop's last axis
+    (length ``last``) or empty, unless the loop runs as one flat row (``fast``). The view is a
+    copy only for an input that is not C-contiguous."""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    buffered = not fast and (a.shape[-1] != last or a.size == 0)
+    target = np.empty(n, a.dtype) if buffered else flat
+    return flat, target, buffered
+
+
+@kernel
+def input_row(flat, target, buffered, start):
+    """Where the current row of an input starts in the array the loop reads: ``start`` in its
+    flat view, or 0 in its buffer, filled with the row's one value (with ones for an empty
+    input, read only by steps whose results are never stored)."""
+    if not buffered:
+        return start
+    if flat.size == 0:
+        target[:] = 1
+    else:
+        target[:] = flat[start]
+    return np.uint64(0)
+
+
+@kernel
+def copy_row(target, start, source, source_start, n):
+    """The row of an input, into the output that is computed in its place."""
+    for j in range(n):
+        target[start + j] = source[source_start + j]
+
+
+@kernel
+def store_row_value(flat, target, buffered, start):
+    """An output broadcast along the last axis gets its row's one value (its buffer's last)."""
+    if buffered and target.size != 0 and flat.size != 0:
+        flat[start] = target[target.size - 1]
+
+
+def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[int]) -> list[str]:
     """The loop of a fused node: the steps appear once, in an inner loop along the last axis,
     inside loops over the other axes ("rows"); a single row when every operand is C-contiguous
     with the loop's shape.
 
     Every operand is read or written as a flat C-ordered array at an offset that changes only
-    from row to row: its flat view (``np.ascontiguousarray``: a copy only for an input that is
-    not contiguous), or, for an operand broadcast along the last axis, a buffer of the row's
-    length (an input's one value is copied along it; an output's last value is stored after
-    the row). So the inner loop reads and writes unit-stride memory only and LLVM vectorizes
-    it without knowing which operands broadcast. Offsets are unsigned, so Numba adds no
-    negative-index wraparound (a select per load, which LLVM could only vectorize as gathers).
-    The arrays are chosen once per call and rows cost a few integer operations: no views are
-    made per row (each costs reference counting, dominant for short rows).
+    from row to row (:func:`loop_operand`): its flat view or, for an operand broadcast along the
+    last axis, a buffer of the row's length (an input's one value is copied along it; an
+    output's value is stored after the row). So the inner loop reads and writes unit-stride
+    memory only and LLVM vectorizes it without knowing which operands broadcast. Offsets are
+    unsigned, so Numba adds no negative-index wraparound (a select per load, which LLVM could
+    only vectorize as gathers). Arrays are chosen once per call, and a row costs a few integer
+    operations: no view is made per row (each costs reference counting, which dominates
+    short rows).
 
     A unit-stride copy of the steps next to a broadcasting one indexed ``i * (len != 1)`` cost
     more than twice the code: at level 3 LLVM unswitched the broadcasting loop on those flags,
@@ -770,15 +808,15 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     input meets a length-1 axis of theirs (NumPy: (0,) with (1,) is (0,), but the output alone
     is (1,)). Then the loop runs over its shape with the zero lengths taken as 1: a non-empty
     input has length 1 there, so every non-empty output broadcasts to that shape; an empty
-    input reads as ones and an empty output is written to a scratch row. Steps on those values
+    input reads as ones and an empty output is written to a buffer. Steps on those values
     compute results that are never stored (ones cannot trap: integer division and powers in
     Numba's NumPy error model do not raise).
 
     An output written into an input's buffer (``fused.inplace``) reads that input through the
     output's own array and offset, so that LLVM sees one array written where it is read: two
     views of the same memory would fail its runtime overlap check and run the scalar loop.
-    When the buffer could not be reused (another shape at run time), each row of the input is
-    first copied to where the output's row goes.
+    When the input's buffer was not reused (another shape at run time), each row of the input
+    is first copied to where the output's row goes.
     """
     ndim = len(dims)
     lead = range(ndim - 1)
@@ -786,7 +824,6 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
     size = " * ".join(dims)
     n = f"{uid}_n"
-    zero, one = "np.uint64(0)", "np.uint64(1)"
     full = " and ".join(
         [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
         + [f"{out}.shape == {loop_shape}" for out in outs]
@@ -805,64 +842,39 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
     for d in lead:
         lines.append(f"{uid}_l{d} = np.uint64(1 if {uid}_fast else {extents[d]})")
 
-    def multipliers(array: str, prefix: str) -> None:
-        """Per leading axis, the flat distance between rows of ``array`` (0 where it has
-        length 1, so that its row repeats)."""
+    def setup(array: str, flat: str, target: str, buffered: str, steps: str) -> None:
+        lines.append(f"{flat}, {target}, {buffered} = elemwise.loop_operand({array}, {uid}_fast, "
+                     f"{extents[last]}, {n})")
+        # per leading axis, the flat distance between rows (0 where the length is 1)
         for d in lead:
             stride = " * ".join(f"{array}.shape[{e}]" for e in range(d + 1, ndim))
-            lines.append(f"{prefix}_{d} = {zero} if {array}.shape[{d}] == 1 "
+            lines.append(f"{steps}_{d} = np.uint64(0) if {array}.shape[{d}] == 1 "
                          f"else np.uint64({stride})")
 
-    def row_start(prefix: str) -> str:
-        return " + ".join(f"{uid}_i{d} * {prefix}_{d}" for d in lead) or zero
+    def row_start(steps: str) -> str:
+        return " + ".join(f"{uid}_i{d} * {steps}_{d}" for d in lead) or "np.uint64(0)"
 
-    empty_in = [f" or {name}.size == 0" if partial else "" for name in names]
     for k, name in enumerate(names):
-        lines.append(f"{uid}_f{k} = np.ascontiguousarray({name}).reshape(-1)")
-        lines.append(f"{uid}_p{k} = not {uid}_fast and "
-                     f"({name}.shape[{last}] != {extents[last]}{empty_in[k]})")
-        lines.append(f"{uid}_g{k} = np.empty({n}, dtype=np.{dtypes[k]}) if {uid}_p{k} "
-                     f"else {uid}_f{k}")
-        multipliers(name, f"{uid}_m{k}")
-    reused = dict(fused.inplace)
-    empty_out = [f" or {out}.size == 0" if partial else "" for out in outs]
+        setup(name, f"{uid}_f{k}", f"{uid}_g{k}", f"{uid}_p{k}", f"{uid}_m{k}")
     for m, out in enumerate(outs):
-        flat = f"np.ascontiguousarray({out}).reshape(-1)"
-        if m in reused:
-            if partial:
-                lines.append(f"{uid}_a{m} = {uid}_a{m} and {out}.size != 0")
-            lines.append(f"{uid}_q{m} = {uid}_f{reused[m]} if {uid}_a{m} else {flat}")
-        else:
-            lines.append(f"{uid}_q{m} = {flat}")
-        lines.append(f"{uid}_hs{m} = not {uid}_fast and "
-                     f"({out}.shape[{last}] != {extents[last]}{empty_out[m]})")
-        lines.append(f"{uid}_h{m} = np.empty({n}, dtype=np.{out_dtypes[m]}) if {uid}_hs{m} "
-                     f"else {uid}_q{m}")
-        multipliers(out, f"{uid}_c{m}")
+        setup(out, f"{uid}_q{m}", f"{uid}_h{m}", f"{uid}_hs{m}", f"{uid}_c{m}")
     indent = ""
     for d in lead:
         lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
         indent += "    "
-    for k, name in enumerate(names):
-        value = f"{uid}_f{k}[{uid}_o{k}]"
-        if partial:
-            value = f"{value} if {name}.size != 0 else {scalar_literal(1, dtypes[k])}"
-        lines.append(f"{indent}{uid}_o{k} = {row_start(f'{uid}_m{k}')}")
-        lines.append(f"{indent}if {uid}_p{k}:")
-        lines.append(f"{indent}    {uid}_y{k} = {value}")
-        lines.append(f"{indent}    for {uid}_j in range({n}):")
-        lines.append(f"{indent}        {uid}_g{k}[{uid}_j] = {uid}_y{k}")
-        lines.append(f"{indent}{uid}_u{k} = {zero} if {uid}_p{k} else {uid}_o{k}")
+    for k in range(len(names)):
+        lines.append(f"{indent}{uid}_u{k} = elemwise.input_row({uid}_f{k}, {uid}_g{k}, "
+                     f"{uid}_p{k}, {row_start(f'{uid}_m{k}')})")
+    reused = dict(fused.inplace)
     read_from = {k: (f"{uid}_g{k}", f"{uid}_u{k}") for k in range(len(names))}
     for m in range(len(outs)):
-        lines.append(f"{indent}{uid}_ro{m} = {row_start(f'{uid}_c{m}')}")
-        lines.append(f"{indent}{uid}_w{m} = {zero} if {uid}_hs{m} else {uid}_ro{m}")
+        lines.append(f"{indent}{uid}_r{m} = {row_start(f'{uid}_c{m}')}")
+        lines.append(f"{indent}{uid}_w{m} = np.uint64(0) if {uid}_hs{m} else {uid}_r{m}")
         if m in reused:
             k = reused[m]
-            lines.append(f"{indent}if not {uid}_a{m}:")
-            lines.append(f"{indent}    for {uid}_j in range({n}):")
-            lines.append(f"{indent}        {uid}_h{m}[{uid}_w{m} + {uid}_j] = "
-                         f"{uid}_g{k}[{uid}_u{k} + {uid}_j]")
+            lines.append(f"{indent}if not {uid}_a{m} or {uid}_hs{m}:")
+            lines.append(f"{indent}    elemwise.copy_row({uid}_h{m}, {uid}_w{m}, {uid}_g{k}, "
+                         f"{uid}_u{k}, {n})")
             read_from[k] = (f"{uid}_h{m}", f"{uid}_w{m}")
     lines.append(f"{indent}for {uid}_i in range({n}):")
     body = indent + "    "
@@ -877,8 +889,7 @@ def _row_loop_lines(fused, names, outs, out_dtypes, dims, dtypes, uid: str,
         lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
     for m, j in enumerate(fused.outputs):
         lines.append(f"{body}{uid}_h{m}[{uid}_w{m} + {uid}_i] = {uid}_v{j}")
-    for m, out in enumerate(outs):
-        nonempty = f" and {out}.size != 0" if partial else ""
-        lines.append(f"{indent}if {uid}_hs{m} and {n} != 0{nonempty}:")
-        lines.append(f"{indent}    {uid}_q{m}[{uid}_ro{m}] = {uid}_h{m}[{n} - {one}]")
+    for m in range(len(outs)):
+        lines.append(f"{indent}elemwise.store_row_value({uid}_q{m}, {uid}_h{m}, {uid}_hs{m}, "
+                     f"{uid}_r{m})")
     return lines
