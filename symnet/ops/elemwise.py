@@ -17,7 +17,7 @@ import numba.extending
 import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
-from symnet.ops.kernel import kernel
+from symnet.ops.kernel import kernel, tolerate_broken_cache
 
 # --- dtype rules -------------------------------------------------------------------------------
 
@@ -742,7 +742,16 @@ def _output_shape_lines(fused, masks, names, dims, uid: str, lines: list[str]) -
 
 
 
-@kernel
+def _inlined(fn):
+    """:func:`kernel` whose machine code LLVM inlines into every caller (its ``alwaysinline``):
+    for the helpers a fused loop calls once per row, where a call costs more than a short row.
+    Numba types and lowers them once, not once per loop."""
+    dispatcher = numba.njit(cache=True, nogil=True, error_model="numpy", forceinline=True)(fn)
+    tolerate_broken_cache(dispatcher)
+    return dispatcher
+
+
+@_inlined
 def loop_operand(a, fast, last, n):
     """(flat view of ``a``, the flat array the fused loop reads or writes for it, whether that
     is a buffer of length ``n``): a buffer when ``a`` is broadcast along the loop's last axis
@@ -754,13 +763,10 @@ def loop_operand(a, fast, last, n):
     return flat, target, buffered
 
 
-@kernel
-def input_row(flat, target, buffered, start):
-    """Where the current row of an input starts in the array the loop reads: ``start`` in its
-    flat view, or 0 in its buffer, filled with the row's one value (with ones for an empty
-    input, read only by steps whose results are never stored)."""
-    if not buffered:
-        return start
+@_inlined
+def fill_row(flat, target, start):
+    """Fill an input's buffer with its value at ``start`` (ones for an empty input, read only
+    by steps whose results are never stored); the loop reads the buffer from 0."""
     if flat.size == 0:
         target[:] = 1
     else:
@@ -768,17 +774,17 @@ def input_row(flat, target, buffered, start):
     return np.uint64(0)
 
 
-@kernel
+@_inlined
 def copy_row(target, start, source, source_start, n):
     """The row of an input, into the output that is computed in its place."""
     for j in range(n):
         target[start + j] = source[source_start + j]
 
 
-@kernel
-def store_row_value(flat, target, buffered, start):
+@_inlined
+def store_row_value(flat, target, start):
     """An output broadcast along the last axis gets its row's one value (its buffer's last)."""
-    if buffered and target.size != 0 and flat.size != 0:
+    if target.size != 0 and flat.size != 0:
         flat[start] = target[target.size - 1]
 
 
@@ -863,8 +869,10 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
         lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
         indent += "    "
     for k in range(len(names)):
-        lines.append(f"{indent}{uid}_u{k} = elemwise.input_row({uid}_f{k}, {uid}_g{k}, "
-                     f"{uid}_p{k}, {row_start(f'{uid}_m{k}')})")
+        lines.append(f"{indent}{uid}_u{k} = {row_start(f'{uid}_m{k}')}")
+        lines.append(f"{indent}if {uid}_p{k}:")
+        lines.append(f"{indent}    {uid}_u{k} = elemwise.fill_row({uid}_f{k}, {uid}_g{k}, "
+                     f"{uid}_u{k})")
     reused = dict(fused.inplace)
     read_from = {k: (f"{uid}_g{k}", f"{uid}_u{k}") for k in range(len(names))}
     for m in range(len(outs)):
@@ -890,6 +898,6 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
     for m, j in enumerate(fused.outputs):
         lines.append(f"{body}{uid}_h{m}[{uid}_w{m} + {uid}_i] = {uid}_v{j}")
     for m in range(len(outs)):
-        lines.append(f"{indent}elemwise.store_row_value({uid}_q{m}, {uid}_h{m}, {uid}_hs{m}, "
-                     f"{uid}_r{m})")
+        lines.append(f"{indent}if {uid}_hs{m}:")
+        lines.append(f"{indent}    elemwise.store_row_value({uid}_q{m}, {uid}_h{m}, {uid}_r{m})")
     return lines
