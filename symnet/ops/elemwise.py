@@ -691,8 +691,8 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             # written again at each position it broadcasts over, and the input sharing its
             # buffer would be read back overwritten by the later iterations
             source = names[reuse[0]]
-            # contiguous too: the loop writes through the flat view of the input, which is a
-            # copy for another layout
+            # and contiguous: the loop writes through a flat view of the output, which for
+            # another layout would be a copy
             fits = f"{source}.shape == {loop_shape} and {source}.flags.c_contiguous"
             if shape != loop_shape:
                 fits += f" and {shape} == {loop_shape}"
