@@ -34,6 +34,10 @@ def numpy_result_dtype(fn: Callable, dtypes: tuple[str, ...]) -> str:
     return normalize_dtype(np.asarray(out).dtype)
 
 
+#: a fused loop nests one Python loop per leading axis up to this many axes; beyond, one
+#: loop walks them all (Python caps statically nested blocks at 20)
+MAX_NESTED_AXES = 6
+
 def bool_dtype(fn, dtypes):
     return "bool"
 
@@ -865,9 +869,20 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
     for m, out in enumerate(outs):
         setup(out, f"{uid}_q{m}", f"{uid}_h{m}", f"{uid}_hs{m}", f"{uid}_c{m}")
     indent = ""
-    for d in lead:
-        lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
-        indent += "    "
+    if len(lead) <= MAX_NESTED_AXES:
+        for d in lead:
+            lines.append(f"{indent}for {uid}_i{d} in range({uid}_l{d}):")
+            indent += "    "
+    else:
+        # Python compiles at most 20 nested blocks (and the loop may sit inside a scan's):
+        # many leading axes are walked by one loop whose counter is unravelled per row
+        rows = " * ".join(f"{uid}_l{d}" for d in lead)
+        lines.append(f"for {uid}_j in range({rows}):")
+        indent = "    "
+        lines.append(f"{indent}{uid}_k = {uid}_j")
+        for d in reversed(lead):
+            lines.append(f"{indent}{uid}_i{d} = {uid}_k % {uid}_l{d}")
+            lines.append(f"{indent}{uid}_k = {uid}_k // {uid}_l{d}")
     for k in range(len(names)):
         lines.append(f"{indent}{uid}_u{k} = {row_start(f'{uid}_m{k}')}")
         lines.append(f"{indent}if {uid}_p{k}:")

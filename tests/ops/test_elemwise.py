@@ -652,3 +652,17 @@ def test_inputs_are_not_modified_and_results_are_fresh(mode):
     np.testing.assert_array_equal(value, [0.0, 1.0])
     first[:] = -1
     np.testing.assert_allclose(second, np.exp([0.0, 1.0]) + 1)
+
+
+@pytest.mark.parametrize("ndim", [8, 25])
+def test_fused_loop_over_more_axes_than_python_nests_blocks(ndim):
+    # one Python loop per axis nested 24 blocks at 25-d: Python compiles at most 20
+    x = T.tensor("float64", shape=(None,) * ndim, name="x")
+    y = T.tensor("float64", shape=(None,) * ndim, name="y")
+    f = sn.function([x, y], T.exp(x) * y + 1.0)
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(1,) * (ndim - 3) + (2, 1, 3))
+    b = rng.normal(size=tuple(2 if d % 5 == 0 else 1 for d in range(ndim - 3)) + (1, 3, 3))
+    np.testing.assert_allclose(f(a, b), np.exp(a) * b + 1.0, rtol=1e-14)
+    empty = np.zeros((0,) + b.shape[1:])
+    assert f(a, empty).shape == np.broadcast_shapes(a.shape, empty.shape)
