@@ -116,10 +116,11 @@ def load_model(path):
             if cls is None:
                 raise ValueError(f"unknown layer class {spec['class_name']!r}")
             layers.append(cls(**spec["config"]))
-        model = Sequential(layers, name=config["name"], dtype=config["dtype"])
         # weights are overwritten below: draw the throwaway initial values from a private
-        # generator so loading does not advance NumPy's global random state
+        # generator so loading does not advance NumPy's global random state (a model whose
+        # input shape is known builds as its layers are added)
         with initializers.scratch_random():
+            model = Sequential(layers, name=config["name"], dtype=config["dtype"])
             model.build()
         model.set_weights(_numbered(arrays, "weight_"))
         variables = [v for layer in model.layers for v in layer.states]
