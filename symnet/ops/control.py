@@ -1314,6 +1314,34 @@ def local_scan_unused_outputs(fgraph, node):
     return replacement
 
 
+def local_scan_merge_stacking(fgraph, node):
+    """scan -> the history of an equal scan that stacks more states.
+
+    Differentiating a scan that keeps only some states' histories adds the same loop stacking
+    every state (backpropagation reads them all): the forward loop would run, and be
+    compiled, twice. A state this scan keeps only the final value of is the other's history
+    at its last step."""
+    op = node.op
+    if all(op.stacked):
+        return None
+    for client, _ in fgraph.clients.get(node.inputs[0], {}):
+        if (isinstance(client, str) or client is node or not isinstance(client.op, Scan)
+                or len(client.inputs) != len(node.inputs)
+                or any(a is not b for a, b in zip(client.inputs, node.inputs))):
+            continue
+        other = client.op
+        if (dataclasses.replace(other, stacked=op.stacked) != op
+                or not all(b or not a for a, b in zip(op.stacked, other.stacked))):
+            continue
+        last = 0 if op.reverse else -1  # a reverse scan's last step stores at index 0
+        replacement = []
+        for j, out in enumerate(client.outputs):
+            keep_all = j >= op.n_states or op.stacked[j]
+            replacement.append(out if keep_all else out[last])
+        return replacement
+    return None
+
+
 def local_ifelse_unused_outputs(fgraph, node):
     """ifelse -> an ifelse without the outputs nothing reads.
 
@@ -1348,6 +1376,7 @@ def _register_rewrites() -> None:
     from symnet.compiler.rewrite.passes import local_rewrite
 
     local_rewrite("canonicalize", tracks=[Scan])(local_scan_unused_outputs)
+    local_rewrite("canonicalize", tracks=[Scan])(local_scan_merge_stacking)
     local_rewrite("canonicalize", tracks=[IfElse])(local_ifelse_unused_outputs)
 
 

@@ -1,7 +1,8 @@
 """Tests for symnet/ops/control.py: scan (Theano's tutorial programs against NumPy loops, both
 backends, gradients through sequences, initial states and non-sequences, random streams and
 updates inside a step, errors), ifelse (values, gradients, laziness), the rewrites
-local_scan_unused_outputs and local_ifelse_unused_outputs, and jacobian/hessian (built on scan)."""
+local_scan_unused_outputs, local_scan_merge_stacking and local_ifelse_unused_outputs, and
+jacobian/hessian (built on scan)."""
 
 from __future__ import annotations
 
@@ -498,6 +499,61 @@ def test_local_scan_unused_outputs_in_a_gradient(rng):
                            exclude=("local_scan_unused_outputs",))(*values)
     got = sn.function([X, W, U, b, h0], gW, mode="python", on_unused_input="ignore")(*values)
     _close(got, expected)
+
+
+def _two_states(X, W, h0, c0):
+    """An LSTM-like loop: the cost reads the history of h only, c is a state nothing reads."""
+
+    def step(x_t, h, c, W):
+        new_c = 0.5 * c + T.tanh(T.dot(x_t, W) + h)
+        return [0.9 * T.tanh(new_c), new_c]
+
+    (hs, _), _ = sn.scan(step, sequences=X, outputs_info=[h0, c0], non_sequences=[W])
+    return hs
+
+
+def test_local_scan_merge_stacking_runs_the_forward_loop_once(rng):
+    # the forward scan keeps c's final value only; its gradient needs a scan stacking every
+    # state: the loop ran (and compiled) twice, now once, reading c's last step from the other
+    X, W, h0, c0 = T.dtensor3("X"), T.dmatrix("W"), T.dmatrix("h0"), T.dmatrix("c0")
+    cost = T.sum(_two_states(X, W, h0, c0)[-1] ** 2)
+    outputs = [cost, *sn.grad(cost, [W, X, c0])]
+    merged = sn.function([X, W, h0, c0], outputs, mode="python")
+    separate = sn.function([X, W, h0, c0], outputs, mode="python",
+                           exclude=("local_scan_merge_stacking",))
+    forward = [n for n in _nodes(merged.fgraph.outputs, Scan) if not n.op.reverse]
+    assert [n.op.stacked for n in forward] == [(True, True)]
+    forward = [n for n in _nodes(separate.fgraph.outputs, Scan) if not n.op.reverse]
+    assert sorted(n.op.stacked for n in forward) == [(True, False), (True, True)]
+    values = [rng.normal(size=(5, 2, 3)), rng.normal(size=(3, 4)) * 0.5,
+              rng.normal(size=(2, 4)), rng.normal(size=(2, 4))]
+    expected = separate(*values)
+    for f in (merged, sn.function([X, W, h0, c0], outputs)):
+        for got, want in zip(f(*values), expected):
+            _close(got, want)
+
+
+def test_local_scan_merge_stacking_of_a_reverse_scan(rng):
+    # a second-order gradient differentiates the backward (reverse) scan, whose gradient sums
+    # are final states the first-order gradients read: they become the stacked loop's values
+    # at index 0, where a reverse scan stores its last step
+    X, b = T.dtensor3("X"), T.dvector("b")
+    W, U, h0 = T.dmatrices("W", "U", "h0")
+    grads = sn.grad(T.sum(_rnn(X, W, U, b, h0)[-1] ** 2), [W, U, b, h0])
+    outputs = [*grads, sn.grad(sum(T.sum(g ** 2) for g in grads), W)]
+    merged = sn.function([X, W, U, b, h0], outputs, mode="python")
+    separate = sn.function([X, W, U, b, h0], outputs, mode="python",
+                           exclude=("local_scan_merge_stacking",))
+
+    def backward_scans(f):
+        return sorted(n.op.stacked for n in _nodes(f.fgraph.outputs, Scan)
+                      if n.op.reverse and n.op.n_states == 4)
+
+    assert backward_scans(separate) == [(False,) * 4, (True,) * 4]
+    assert backward_scans(merged) == [(True,) * 4]
+    values = _rnn_values(rng, 4)
+    for got, want in zip(merged(*values), separate(*values)):
+        _close(got, want)
 
 
 def test_local_ifelse_unused_outputs_drops_unread_outputs(rng):
