@@ -5,8 +5,8 @@ a scan. Its inputs are placeholders the op binds when it runs. The python backen
 inner graph with the reference interpreter (rewritten and compiled once); the numba backend
 renders it into the kernel of the graph holding the op
 (:func:`symnet.compiler.backends.numba.render_inner`), rewritten and fused like any graph, so
-an ifelse is a native ``if`` and a scan a native ``for`` loop inside the one kernel: no
-Python runs per branch or per step.
+an ifelse is a native ``if`` and a scan a native ``for`` loop in the kernel's module (inline,
+or a function of the module that equal loops share): no Python runs per branch or per step.
 
 Gradients are graphs like any other: the gradient of an ifelse is an ifelse of the branches'
 gradients, the gradient of a scan is a scan running backwards over the stored states
@@ -583,6 +583,23 @@ class Scan(Op):
         return [value for _, value in hoisted_data + body_data]
 
     def numba_lines(self, node, names, outs, data_names=()):
+        return self.numba_checks(node, names) + self.numba_body(node, names, outs, data_names)
+
+    def numba_checks(self, node, names) -> list[str]:
+        """Lines checking n_steps and the sequences' lengths. The backend runs them where the
+        scan's inputs are, before calling the scan's own function: they name the sequences,
+        and equal loops over differently named sequences share one function."""
+        steps = f"{names[0]}[()]"
+        lines = [f"if {steps} < 1:",
+                 "    " + _raise_line("ValueError", "scan: n_steps must be at least 1")]
+        for k, seq in enumerate(names[1:1 + self.n_seqs]):
+            lines.append(f"if {seq}.shape[0] < {steps}:")
+            message = f"scan: sequence {k} ({self._seq_label(k)}) is shorter than n_steps"
+            lines.append("    " + _raise_line("ValueError", message))
+        return lines
+
+    def numba_body(self, node, names, outs, data_names=()) -> list[str]:
+        """The loop, for inputs that passed :meth:`numba_checks`."""
         S, R, M = self.n_seqs, self.n_states, self.n_outs
         p = outs[0] + "_"
         n = p + "n"
@@ -600,13 +617,7 @@ class Scan(Op):
         states = [f"{p}s{j}" for j in range(R)]
         body_lines, results, body_data = _render(body, elements + states + list(nonseqs)
                                                  + contiguous, p + "b")
-        lines = [f"{n} = np.int64({names[0]}[()])",
-                 f"if {n} < 1:",
-                 "    " + _raise_line("ValueError", "scan: n_steps must be at least 1")]
-        for k, seq in enumerate(seqs):
-            lines.append(f"if {seq}.shape[0] < {n}:")
-            message = f"scan: sequence {k} ({self._seq_label(k)}) is shorter than n_steps"
-            lines.append("    " + _raise_line("ValueError", message))
+        lines = [f"{n} = np.int64({names[0]}[()])"]
         lines.extend(_bind_data(hoisted_data + body_data, data_names))
         lines.extend(hoisted_lines)
         for j in range(R):

@@ -1,6 +1,7 @@
 """The numba backend: fusion structure, generated source, the kernel cache across processes."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -75,6 +76,52 @@ def test_source_shows_the_kernel_module():
     assert "@numba.njit" in f.source
     text = sn.debugprint(f, source=True, file=open(os.devnull, "w"))
     assert "def kernel(" in text
+
+
+def _functions_called(source: str) -> list[str]:
+    """The names of the module's functions the kernel calls, once per call."""
+    kernel = source[source.index("def kernel("):]
+    defined = re.findall(r"^def (\w+)\(", source, flags=re.MULTILINE)
+    return [name for name in re.findall(r"= (\w+)\(", kernel) if name in defined]
+
+
+def test_equal_large_nodes_share_one_function_of_the_module(rng):
+    # a fused loop over arrays is a function of the module; two equal ones (the same op on
+    # inputs of the same types) call one function
+    x, y, z, w = T.dmatrices("x", "y", "z", "w")
+    outputs = [T.tanh(x) * 2.0 + y, T.tanh(z) * 2.0 + w, T.exp(x) - z]
+    f = sn.function([x, y, z, w], outputs)
+    called = _functions_called(f.source)
+    assert len(called) == 3 and len(set(called)) == 2
+    values = [rng.normal(size=(3, 4)) for _ in range(4)]
+    v = values
+    expected = [np.tanh(v[0]) * 2 + v[1], np.tanh(v[2]) * 2 + v[3], np.exp(v[0]) - v[2]]
+    for got, want in zip(f(*values), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_equal_loops_share_one_function_and_a_single_loop_stays_inline(rng):
+    # one LSTM layer on two sequences: two equal scans (loops calling fused loops) share one
+    # function; the checks naming their sequences stay in the kernel
+    from symnet.nn import LSTM
+
+    layer = LSTM(3, input_shape=(4, 2), dtype="float64")
+    X1, X2 = T.dtensor3("X1"), T.dtensor3("X2")
+    outputs = [layer(X1), layer(X2)]
+    f = sn.function([X1, X2], outputs)
+    loops = [name for name in _functions_called(f.source) if name.startswith("scan_")]
+    assert len(loops) == 2 and len(set(loops)) == 1
+    kernel = f.source[f.source.index("def kernel("):]
+    assert kernel.count("is shorter than n_steps") == 2
+    values = [rng.normal(size=(2, 4, 2)), rng.normal(size=(3, 5, 2))]
+    expected = sn.function([X1, X2], outputs, mode="python")(*values)
+    for got, want in zip(f(*values), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # alone, the loop as a function would cost its fused loops' code once more: inline
+    single = sn.function([X1], layer(X1))
+    assert not [name for name in _functions_called(single.source) if name.startswith("scan_")]
+    assert "fusedelemwise_" in single.source
 
 
 class NoKernel(Op):

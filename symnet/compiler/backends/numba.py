@@ -1,5 +1,7 @@
-"""Backend "numba": the rewritten graph becomes one generated Python module with one
-``@numba.njit`` function, one line (or one fused loop) per node under a comment naming it.
+"""Backend "numba": the rewritten graph becomes one generated Python module whose
+``@numba.njit`` function ``kernel`` computes it, one line per node under a comment naming it.
+A node with large code (a fused loop over arrays, a scan's loop) is a function of its own in
+the module, shared by equal nodes, and the kernel's line calls it (see ``_emit``).
 
 The module is stored in the kernel cache (:mod:`symnet.compiler.cache`) under the hash of its
 text and imported by name, so Numba's own disk cache serves later processes. Constants are
@@ -9,13 +11,18 @@ inlined as literals.
 
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
+
 import numpy as np
+from numba.core.dispatcher import Dispatcher
 
 from symnet.compiler.allocator import tune_malloc
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Constant
+from symnet.ops.kernel import tolerate_broken_cache
 
 FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "conv", "control",
             "random", "vmath", "elemvm")
@@ -38,9 +45,119 @@ def _comment(node) -> str:
     return text.replace("\n", " ")
 
 
+# The kernel is called from Python only (no C entry point), the other functions of the module
+# only from compiled code (neither a Python nor a C entry point: wrappers would be code to
+# generate, optimise and emit for nothing).
+_KERNEL_DECORATOR = ('@numba.njit(cache=True, nogil=True, error_model="numpy", '
+                     'no_cfunc_wrapper=True)')
+_DECORATOR = ('@numba.njit(cache=True, nogil=True, error_model="numpy", '
+              'no_cpython_wrapper=True, no_cfunc_wrapper=True)')
+
+# A node whose code has at least this many lines (a fused loop over arrays, a loop) is a
+# function of the module rather than inline code (see _emit)
+FUNCTION_LINES = 25
+_CALL = re.compile(r"\b([a-z]+_[0-9]+)\(")
+
+
+class _Module:
+    """The functions of the module being generated, shared by the nodes that render into it."""
+
+    def __init__(self):
+        self.functions: dict[str, str] = {}  # text after "def <name>" -> name
+        self.repeated: set[str] = set()  # texts of top-level nodes that occur more than once
+        self._texts: dict[int, tuple[str, int]] = {}  # id(node) -> _function_text(node)
+
+    def text_of(self, node, n_inputs: int, n_data: int, has_data: bool) -> tuple[str, int]:
+        """``_function_text`` of ``node``, rendered once."""
+        found = self._texts.get(id(node))
+        if found is None:
+            found = _function_text(node, n_inputs, n_data, has_data)
+            self._texts[id(node)] = found
+        return found
+
+    def calls_functions(self, text: str) -> bool:
+        names = set(self.functions.values())
+        return any(name in names for name in _CALL.findall(text))
+
+
+_module: ContextVar[_Module | None] = ContextVar("symnet_numba_module", default=None)
+
+
+def _node_lines(node, in_names: list[str], outs: list[str], data_names: list[str],
+                has_data: bool) -> list[str]:
+    """The source lines computing ``node``: its op's ``numba_lines`` or ``numba_impl``."""
+    op = node.op
+    if has_data:
+        return op.numba_lines(node, in_names, outs, data_names)
+    if hasattr(op, "numba_lines"):
+        return op.numba_lines(node, in_names, outs)
+    if hasattr(op, "numba_impl"):
+        return [f"{', '.join(outs)} = {op.numba_impl(node, in_names)}"]
+    raise MissingNumbaImplementation(
+        f"numba backend: {op} has no numba_impl; use mode='python' or implement it"
+    )
+
+
+def _function_text(node, n_inputs: int, n_data: int, has_data: bool) -> tuple[str, int]:
+    """``node``'s code as the parameters and body of a function of the module (inputs ``i<k>``,
+    data ``d<k>``, returning the outputs as a tuple), and its number of lines. An op that
+    splits its code into ``numba_checks`` (checks of its inputs, which may name them) and
+    ``numba_body`` leaves the checks out: they run in the caller, so equal nodes reading
+    differently named values share one function."""
+    op = node.op
+    params = [f"i{k}" for k in range(n_inputs)]
+    data_params = [f"d{k}" for k in range(n_data)]
+    results = [f"o{j}" for j in range(len(node.outputs))]
+    if hasattr(op, "numba_body"):
+        lines = op.numba_body(node, params, results, data_params)
+    else:
+        lines = _node_lines(node, params, results, data_params, has_data)
+    text = "\n".join([f"({', '.join(params + data_params)}):",
+                      *("    " + line for line in lines),
+                      f"    return ({''.join(r + ', ' for r in results)})"])
+    return text, len(lines)
+
+
+def _emit(node, in_names: list[str], outs: list[str], data_names: list[str],
+          has_data: bool) -> list[str]:
+    """The lines computing ``node`` in the kernel or in an inner graph: inline code, or a call
+    to a function of the module.
+
+    Numba's passes over one function (SSA reconstruction, liveness, LLVM's optimisation and
+    code generation) grow faster than linearly with its size, so large nodes compile much
+    faster as functions of their own, and equal nodes (the same loop over two inputs) then
+    share one function. But Numba links every function a function calls into it and
+    optimises and emits them again there: a function calling functions of the module (a
+    scan whose step calls its fused loops) costs their code once more, and pays only when
+    equal nodes share it; alone it stays inline.
+    """
+    module = _module.get()
+    if module is None:
+        return _node_lines(node, in_names, outs, data_names, has_data)
+    text, size = module.text_of(node, len(in_names), len(data_names), has_data)
+    if size < FUNCTION_LINES or (module.calls_functions(text) and text not in module.repeated):
+        return _node_lines(node, in_names, outs, data_names, has_data)
+    name = module.functions.get(text)
+    if name is None:
+        name = f"{type(node.op).__name__.lower()}_{len(module.functions)}"
+        module.functions[text] = name
+    checks = node.op.numba_checks(node, in_names) if hasattr(node.op, "numba_body") else []
+    call = f"{''.join(out + ', ' for out in outs)}= {name}({', '.join(in_names + data_names)})"
+    return [*checks, call]
+
+
 def generate_source(fgraph: FunctionGraph) -> tuple[str, list]:
     """The kernel module's text, and the values to pass after the inputs: graph constants
     (Constant) followed by arrays ops asked for (``Op.numba_data``)."""
+    module = _Module()
+    token = _module.set(module)
+    try:
+        return _generate(fgraph, module)
+    finally:
+        _module.reset(token)
+
+
+def _generate(fgraph: FunctionGraph, module: _Module) -> tuple[str, list]:
     names: dict[int, str] = {}
     args: list[str] = []
     prologue: list[str] = []
@@ -75,29 +192,25 @@ def generate_source(fgraph: FunctionGraph) -> tuple[str, list]:
                 raise ValueError(f"numba backend: {var!r} is not an input of the graph")
         return names[key]
 
-    for n, node in enumerate(order):
-        op = node.op
+    datas = [node.op.numba_data(node) if hasattr(node.op, "numba_data") else [] for node in order]
+    # large nodes calling functions of the module are functions only when equal ones repeat
+    seen: set[str] = set()
+    for node, data in zip(order, datas):
+        text, size = module.text_of(node, len(node.inputs), len(data), len(data) > 0)
+        if size >= FUNCTION_LINES and module.calls_functions(text):
+            (module.repeated if text in seen else seen).add(text)
+
+    for n, (node, data) in enumerate(zip(order, datas)):
         outs = [f"t{n}_{j}" if len(node.outputs) > 1 else f"t{n}" for j in range(len(node.outputs))]
         in_names = [name_of(inp) for inp in node.inputs]
         body.append(f"# {', '.join(outs)} = {_comment(node)}")
-        data = op.numba_data(node) if hasattr(op, "numba_data") else []
-        if data:
+        data_names = []
+        for j, value in enumerate(data):
             # arrays an op needs at run time travel as kernel arguments, like constants
-            data_names = []
-            for j, value in enumerate(data):
-                name = f"d{n}_{j}"
-                data_names.append(name)
-                extra_args.append((name, value))
-            body.extend(op.numba_lines(node, in_names, outs, data_names))
-        elif hasattr(op, "numba_lines"):
-            body.extend(op.numba_lines(node, in_names, outs))
-        elif hasattr(op, "numba_impl"):
-            expr = op.numba_impl(node, in_names)
-            body.append(f"{', '.join(outs)} = {expr}")
-        else:
-            raise MissingNumbaImplementation(
-                f"numba backend: {op} has no numba_impl; use mode='python' or implement it"
-            )
+            name = f"d{n}_{j}"
+            data_names.append(name)
+            extra_args.append((name, value))
+        body.extend(_emit(node, in_names, outs, data_names, len(data) > 0))
         for out, var in zip(outs, node.outputs):
             names[id(var)] = out
     results = [name_of(v) + ("[()]" if v.ndim == 0 else "") for v in fgraph.outputs]
@@ -111,7 +224,9 @@ def generate_source(fgraph: FunctionGraph) -> tuple[str, list]:
         *(f"from symnet.ops import {f}" for f in _families()),
         "",
         "",
-        '@numba.njit(cache=True, nogil=True, error_model="numpy")',
+        *(line for text, name in module.functions.items()
+          for line in (_DECORATOR, f"def {name}{text}", "", "")),
+        _KERNEL_DECORATOR,
         f"def kernel({', '.join(args)}):",
     ]
     lines = header + ["    " + line for line in prologue + body]
@@ -150,21 +265,25 @@ def render_inner(fgraph, input_names: list[str], prefix: str) -> tuple[list[str]
         in_names = [name_of(inp) for inp in node.inputs]
         lines.append(f"# {', '.join(outs)} = {_comment(node)}")
         node_data = op.numba_data(node) if hasattr(op, "numba_data") else []
-        if node_data:
-            data_names = [f"{prefix}d{n}_{j}" for j in range(len(node_data))]
-            data.extend(zip(data_names, node_data))
-            lines.extend(op.numba_lines(node, in_names, outs, data_names))
-        elif hasattr(op, "numba_lines"):
-            lines.extend(op.numba_lines(node, in_names, outs))
-        elif hasattr(op, "numba_impl"):
-            lines.append(f"{', '.join(outs)} = {op.numba_impl(node, in_names)}")
-        else:
-            raise MissingNumbaImplementation(
-                f"numba backend: {op} has no numba_impl; use mode='python' or implement it"
-            )
+        data_names = [f"{prefix}d{n}_{j}" for j in range(len(node_data))]
+        data.extend(zip(data_names, node_data))
+        lines.extend(_emit(node, in_names, outs, data_names, len(node_data) > 0))
         for out, var in zip(outs, node.outputs):
             names[id(var)] = out
     return lines, [name_of(v) for v in fgraph.outputs], data
+
+
+def _tolerate_broken_caches(kernel) -> None:
+    """A broken Numba cache file of a function of the kernel's module is a miss, as the
+    kernel's own is (:func:`symnet.ops.kernel.tolerate_broken_cache`): compiling the kernel
+    again loads the functions it calls from the same directory."""
+    module = kernel.py_func.__module__
+    for value in list(kernel.py_func.__globals__.values()):
+        if (isinstance(value, Dispatcher) and value is not kernel
+                and value.py_func.__module__ == module
+                and not getattr(value, "_symnet_tolerant", False)):
+            tolerate_broken_cache(value)
+            value._symnet_tolerant = True
 
 
 class NumbaKernel:
@@ -173,6 +292,7 @@ class NumbaKernel:
     def __init__(self, fgraph: FunctionGraph):
         self.source, constants = generate_source(fgraph)
         self.dispatcher = load_kernel(self.source)
+        _tolerate_broken_caches(self.dispatcher)
         # 0-d constants go in as scalars; arrays as writable copies (Numba types read-only
         # arrays differently, and the kernel never writes its arguments)
         self.const_values = [
