@@ -1,6 +1,10 @@
-"""Recurrent layers against NumPy loops with the same weights; the sine-prediction floor."""
+"""Recurrent layers against NumPy loops with the same weights; the sine-prediction floor; a
+cold compile of an LSTM training step."""
 
+import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +82,44 @@ def test_sine_rnn_example_reaches_its_floor():
         sys.path.pop(0)
     mse = sine_rnn.main(epochs=15, plot=False)
     assert mse <= 0.01
+
+
+LSTM_STEP = textwrap.dedent(
+    """
+    import numpy as np
+    import symnet as sn
+    from symnet.nn import LSTM, Dense, Sequential, set_seed
+
+    def model():
+        set_seed(0)
+        m = Sequential([LSTM(5, input_shape=(4, 3)), Dense(2)])
+        m.compile(optimizer="adam", loss="mse")
+        return m
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 3)).astype(np.float32)
+    y = rng.normal(size=(3, 2)).astype(np.float32)
+    compiled, reference = model(), model()
+    losses = [compiled.train_on_batch(x, y) for _ in range(2)]
+    with sn.config.override(mode="python"):
+        expected = [reference.train_on_batch(x, y) for _ in range(2)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    for got, want in zip(compiled.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    source = compiled.make_train_function(2).source
+    print(len(source.splitlines()), source.count(" = Scan{"))
+    """
+)
+
+
+@pytest.mark.slow
+def test_lstm_training_step_compiles_from_an_empty_cache(tmp_path):
+    """The training step of LSTM + Dense compiles in a new process with an empty kernel cache
+    (it used to take minutes: one kernel inlining both loops and their steps) and trains like
+    the reference backend. The timeout only guards against a hang."""
+    env = dict(os.environ, SYMNET_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", LSTM_STEP], env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, loops = (int(v) for v in done.stdout.split())
+    assert loops == 2  # the forward loop (once: it used to run twice) and the backward loop
