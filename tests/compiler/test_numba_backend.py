@@ -100,6 +100,25 @@ def test_equal_large_nodes_share_one_function_of_the_module(rng):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def test_small_loops_repeated_per_parameter_share_one_function(rng):
+    # the same small update of many parameters: each repeated fused loop is one function of
+    # the module called once per parameter (a kernel of copies compiled superlinearly: 50
+    # parameters took 103 s), an unrepeated one stays inline
+    ws = [sn.shared(rng.normal(size=3), name=f"w{k}") for k in range(12)]
+    x = T.dvector("x")
+    cost = sum(T.sum(w * x) for w in ws)
+    updates = [(w, w - 0.1 * sn.grad(cost, w)) for w in ws]
+    start = [w.get_value() for w in ws]
+    f = sn.function([x], cost, updates=updates)
+    called = _functions_called(f.source)
+    assert len(called) >= 24 and len(set(called)) <= 3
+    xv = rng.normal(size=3)
+    got = f(xv)
+    np.testing.assert_allclose(got, sum(np.sum(w0 * xv) for w0 in start), rtol=1e-12)
+    for w, w0 in zip(ws, start):
+        np.testing.assert_allclose(w.get_value(), w0 - 0.1 * xv, rtol=1e-12)
+
+
 @pytest.mark.slow
 def test_equal_loops_share_one_function_and_a_single_loop_stays_inline(rng):
     # one LSTM layer on two sequences: two equal scans (loops calling fused loops) share one

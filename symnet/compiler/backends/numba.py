@@ -56,6 +56,9 @@ _DECORATOR = ('@numba.njit(cache=True, nogil=True, error_model="numpy", '
 # A node whose code has at least this many lines (a fused loop over arrays, a loop) is a
 # function of the module rather than inline code (see _emit)
 FUNCTION_LINES = 25
+# ... and so is a smaller node whose code occurs more than once at the top level (the same
+# update of many parameters): one function compiled once instead of copies in the kernel
+SHARED_LINES = 8
 _CALL = re.compile(r"\b([a-z]+_[0-9]+)\(")
 
 
@@ -135,7 +138,9 @@ def _emit(node, in_names: list[str], outs: list[str], data_names: list[str],
     if module is None:
         return _node_lines(node, in_names, outs, data_names, has_data)
     text, size = module.text_of(node, len(in_names), len(data_names), has_data)
-    if size < FUNCTION_LINES or (module.calls_functions(text) and text not in module.repeated):
+    repeated = text in module.repeated
+    if (size < FUNCTION_LINES and not (repeated and size >= SHARED_LINES)) or (
+            module.calls_functions(text) and not repeated):
         return _node_lines(node, in_names, outs, data_names, has_data)
     name = module.functions.get(text)
     if name is None:
@@ -193,11 +198,11 @@ def _generate(fgraph: FunctionGraph, module: _Module) -> tuple[str, list]:
         return names[key]
 
     datas = [node.op.numba_data(node) if hasattr(node.op, "numba_data") else [] for node in order]
-    # large nodes calling functions of the module are functions only when equal ones repeat
+    # which node texts occur more than once (see _emit)
     seen: set[str] = set()
     for node, data in zip(order, datas):
         text, size = module.text_of(node, len(node.inputs), len(data), len(data) > 0)
-        if size >= FUNCTION_LINES and module.calls_functions(text):
+        if size >= SHARED_LINES:
             (module.repeated if text in seen else seen).add(text)
 
     for n, (node, data) in enumerate(zip(order, datas)):
