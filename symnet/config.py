@@ -31,6 +31,13 @@ class Settings:
     #: are not returned to the system and page-faulted back in on every call; env
     #: SYMNET_TUNE_MALLOC=0 leaves the C allocator alone
     tune_malloc: bool = os.environ.get("SYMNET_TUNE_MALLOC", "1") != "0"
+    #: when a function's whole-graph kernel (tier 1) compiles: 'background' (the function
+    #: answers at once on tier 0, node by node on shared kernels, and switches to its kernel
+    #: when it is ready), 'wait' (the first call compiles it) or 'never' (tier 0 only)
+    compile: str = os.environ.get("SYMNET_COMPILE", "background")
+    #: seconds a background compile may take before it is stopped (the function stays on
+    #: tier 0, and later processes do not try that kernel again)
+    compile_timeout: float = float(os.environ.get("SYMNET_COMPILE_TIMEOUT", "60"))
 
 
 class _Config:

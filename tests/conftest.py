@@ -7,6 +7,11 @@ because Numba is already imported when this file runs (pyproject's ``filterwarni
 subprocesses that tests start (examples, hostile inputs, cache faults, pickling) inherit
 ``NUMBA_OPT=1`` from here and compile at level 1, which is much cheaper for a cold cache. The
 cache's version key includes the level, so the two never share machine code.
+
+Tiers: the suite compiles each function's kernel before its first result
+(``SYMNET_COMPILE=wait``), since a background compile per test would double the suite's
+compile work; the op suite also runs every test on tier 0 alone (tests/ops/conftest.py), and
+tests/compiler/test_tiers.py covers the background switch.
 """
 
 import os
@@ -18,6 +23,7 @@ os.environ.setdefault(
     "SYMNET_CACHE_DIR", str(pathlib.Path(__file__).resolve().parent.parent / ".symnet-test-cache")
 )
 os.environ.setdefault("SYMNET_CHECK_GRAPH", "1")
+os.environ.setdefault("SYMNET_COMPILE", "wait")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

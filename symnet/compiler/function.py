@@ -6,12 +6,16 @@ and commits shared-variable updates only after the kernel succeeded.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
+from symnet.compiler import background
+from symnet.compiler.backends.tier0 import Tier0Program, unsupported
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.config import SymnetWarning, config
 from symnet.graph import (
@@ -352,12 +356,119 @@ class Function:
             seen.add(id(var))
         self.copy_update = [_may_alias(v) for v in outputs[n_outputs:]]
         self._out_dtypes = [np.dtype(v.dtype) for v in outputs]
-        self._call = self._build_fast_call() if mode == "numba" else self._slow_call_kw
+        self.tier = 1 if mode == "numba" else None
+        self.tier_reason = f"mode={mode!r}: the reference interpreter" if mode != "numba" else ""
+        self._tier1 = self.kernel
+        self._job = None
+        self._notice: str | None = None
+        self._promote_lock = threading.Lock()
+        if mode == "numba":
+            self._choose_tier()
+        self._call = (self._build_fast_call(self.kernel) if self.tier == 1
+                      else self._tier0_call if self.tier == 0 else self._slow_call_kw)
         if mode == "numba":
             # Calls go straight to the generated call path: Python looks __call__ up on the
             # type, so each compiled function gets a subclass whose __call__ is that path
             # (saves a bound-method hop, about 0.15 us of a sub-microsecond call).
             self.__class__ = type("Function", (Function,), {"__call__": staticmethod(self._call)})
+            if self._job is not None:
+                background.submit(self._job)
+
+    # --- tiers --------------------------------------------------------------------------------
+    def _shared_values(self) -> list:
+        return [s.container[0] for s in self.shared_read]
+
+    def _choose_tier(self) -> None:
+        """Tier 1 if the kernel is compiled (in this process or on disk) or the policy is
+        'wait'; otherwise tier 0, with the kernel compiling in the background unless the
+        policy is 'never' (see ``config.compile``)."""
+        policy = config.compile
+        if policy not in ("background", "wait", "never"):
+            raise ValueError(f"config.compile must be 'background', 'wait' or 'never', got "
+                             f"{policy!r}")
+        self._signature = self._tier1.signature(self.fgraph, self._shared_values())
+        if policy != "never" and self._tier1.load_cached(self._signature):
+            self.tier_reason = "its kernel was compiled already (this process or the disk cache)"
+            return
+        if policy == "wait":
+            self.tier_reason = "config.compile='wait': the first call compiles the kernel"
+            return
+        why = unsupported(self.fgraph)
+        if why is not None:
+            self.tier_reason = f"no tier 0: {why}; the first call compiles the kernel"
+            return
+        start = time.perf_counter()
+        self.kernel = Tier0Program(self.fgraph)
+        self.report.compile_seconds += time.perf_counter() - start
+        self.tier = 0
+        if policy == "never":
+            self.tier_reason = "config.compile='never': node by node on shared kernels"
+            return
+        job = background.CompileJob(self._tier1.module_path, self._tier1.module_name,
+                                    self._signature, self._background_done,
+                                    config.compile_timeout)
+        if os.path.exists(job.marker):
+            self.tier_reason = (f"an earlier compile of its kernel ran out of time; it stays on "
+                                f"tier 0 (f.wait() compiles it here; delete {job.marker} to "
+                                f"try again in the background)")
+            self._notice = f"{self.name}: {self.tier_reason}"
+            return
+        self.tier_reason = "its kernel is compiling in the background"
+        self._job = job
+
+    def _background_done(self, job) -> None:
+        """On the compile thread when the worker finished: swap the kernel in, or report."""
+        if job.error is None:
+            try:
+                self._promote()
+                return
+            except Exception as exc:  # noqa: BLE001 - reported on the next call instead
+                job.error = f"{type(exc).__name__}: {exc}"
+        self.tier_reason = f"its kernel failed to compile ({job.error}); it stays on tier 0"
+        self._notice = f"{self.name}: {self.tier_reason}"
+
+    def _promote(self) -> None:
+        """Load (or compile) the kernel and switch calls to it between two calls: the switch
+        holds the shared variables' locks, so no call touching them is half way through."""
+        with self._promote_lock:
+            if self.tier == 1:
+                return
+            kernel = self._tier1
+            if not kernel.load_cached(self._signature):
+                kernel.compile(self._signature)
+            fast = self._build_fast_call(kernel)
+            with LockGroup(self.locks):
+                self.kernel = kernel
+                self._call = fast
+                type(self).__call__ = staticmethod(fast)
+                self.tier = 1
+                self.tier_reason = "its kernel compiled in the background and replaced tier 0"
+
+    def wait(self, timeout: float | None = None) -> "Function":
+        """Block until the function runs on its kernel (tier 1): wait for the background
+        compile, or compile here when none is running (``config.compile='never'``, a forked
+        child, an earlier timeout). Returns the function. A kernel that failed to compile
+        leaves it on tier 0 with a ``SymnetWarning``."""
+        if self.tier != 0:
+            return self
+        job = self._job
+        if job is not None and job.pid == os.getpid() and not job.cancelled:
+            job.done.wait(timeout)
+        elif job is None or job.cancelled or job.pid != os.getpid():
+            self._promote()
+        self._warn_notice()
+        return self
+
+    def _warn_notice(self) -> None:
+        notice, self._notice = self._notice, None
+        if notice is not None:
+            warnings.warn(notice, SymnetWarning, stacklevel=3)
+
+    def _tier0_call(self, *args, **kwargs):
+        """The call path on tier 0: the complete checks, then the graph node by node."""
+        if self._notice is not None:
+            self._warn_notice()
+        return self._slow_call(args, kwargs)
 
     def _slow_call_kw(self, *args, **kwargs):
         return self._slow_call(args, kwargs)
@@ -428,11 +539,10 @@ class Function:
         values.extend(s.container[0] for s in self.shared_read)
         return self._explain_failure(values, exc)
 
-    def _build_fast_call(self):
+    def _build_fast_call(self, kernel):
         """Generate the positional call path for the numba kernel: checks specialised to each
         input's dtype and rank, scalars passed unboxed, outputs wrapped, updates committed.
         Anything unusual (keywords, defaults, other types) takes the complete slow path."""
-        kernel = self.kernel
         env = {"np": np, "ndarray": np.ndarray, "kernel": kernel.dispatcher, "slow": self._slow_call,
                "filt": self._filter, "failure": self._failure, "asarray": np.asarray,
                "contiguous": np.ascontiguousarray}
@@ -577,7 +687,10 @@ class Function:
         import io
 
         buf = io.StringIO()
-        text = self.report.format() + "\nfinal graph:\n" + debugprint(self, file=buf)
+        tier = {0: "tier 0 (node by node on kernels shared by every graph)",
+                1: "tier 1 (its whole-graph kernel)", None: "the reference interpreter"}
+        text = (self.report.format() + f"\nruns on: {tier[self.tier]}, because "
+                f"{self.tier_reason}\nfinal graph:\n" + debugprint(self, file=buf))
         if print_:
             print(text)
         return text

@@ -308,6 +308,56 @@ class NumbaKernel:
         self.output_dtypes = [np.dtype(v.dtype) for v in fgraph.outputs]
         self.scalar_outputs = [v.ndim == 0 for v in fgraph.outputs]
 
+    @property
+    def module_path(self) -> str:
+        return self.dispatcher.py_func.__globals__["__file__"]
+
+    @property
+    def module_name(self) -> str:
+        return self.dispatcher.py_func.__module__
+
+    def signature(self, fgraph: FunctionGraph, shared_values: list) -> tuple:
+        """The Numba types of the arguments the call path passes: user inputs (C-contiguous
+        arrays, scalars unboxed), then the shared values read (as they are), then constants."""
+        from numba import from_dtype, typeof
+        from numba.core import types
+
+        n_user = len(fgraph.inputs) - len(shared_values)
+        sig = []
+        for var in fgraph.inputs[:n_user]:
+            dtype = from_dtype(np.dtype(var.dtype))
+            sig.append(dtype if var.ndim == 0 else types.Array(dtype, var.ndim, "C"))
+        for value in shared_values:
+            sig.append(typeof(value[()] if value.ndim == 0 else value))
+        sig.extend(typeof(value) for value in self.const_values)
+        return tuple(sig)
+
+    def load_cached(self, signature: tuple) -> bool:
+        """Make the kernel for ``signature`` ready if it is compiled in this process or in
+        Numba's disk cache (without compiling); True if it is then ready."""
+        from numba.core.compiler_lock import global_compiler_lock
+
+        dispatcher = self.dispatcher
+        if signature in dispatcher.overloads:
+            return True
+        with global_compiler_lock:
+            if signature in dispatcher.overloads:
+                return True
+            # what Dispatcher.compile does before compiling
+            result = dispatcher._cache.load_overload(signature, dispatcher.targetctx)
+            if result is None:
+                return False
+            dispatcher._cache_hits[signature] += 1
+            if not result.objectmode:
+                dispatcher.targetctx.insert_user_function(result.entry_point, result.fndesc,
+                                                          [result.library])
+            dispatcher.add_overload(result)
+            return True
+
+    def compile(self, signature: tuple) -> None:
+        """Compile (or load) the kernel for ``signature`` in this process."""
+        self.dispatcher.compile(signature)
+
     def __call__(self, values):
         """Run on input arrays (fgraph.inputs order); returns ndarrays."""
         # one memory layout (C order) for every array argument: one kernel specialisation
