@@ -1,5 +1,6 @@
 """Differential fuzzing: random well-typed programs (tests/fuzz/strategies.py) compiled with the
-numba backend, the python backend with and without rewrites, compared with NumPy; gradients of
+numba backend (its whole-graph kernel, and tier 0 bit for bit against it), the python backend
+with and without rewrites, compared with NumPy; gradients of
 the smooth float64 outputs checked against finite differences.
 
 Profiles (environment):
@@ -122,6 +123,13 @@ def test_numba_backend_matches_python_and_numpy(program):
     assert_matches(program, plain[: len(want)], want, "python, rewrite=False")
     compiled = run(program, outputs + grads, mode="numba")
     assert_matches(program, compiled, plain, "numba vs python")
+    # tier 0 (node by node on shared kernels) gives the kernel's bits exactly
+    with sn.config.override(compile="never"):
+        tier0 = run(program, outputs + grads, mode="numba")
+    for i, (a, b) in enumerate(zip(tier0, compiled)):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"tier 0 output {i} of\n{program}"
+        same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        assert same, f"tier 0 vs tier 1: output {i} of\n{program}\n{a!r}\n{b!r}"
 
 
 def _drawn_programs(n: int) -> list[str]:
