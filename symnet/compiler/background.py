@@ -91,10 +91,8 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [package_parent] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        # the same cache (NUMBA_OPT and the rest of the environment are inherited as they are)
         env["SYMNET_CACHE_DIR"] = config.cache_dir
-        import numba
-
-        env["NUMBA_OPT"] = str(numba.core.config.OPT)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "symnet.compiler.compile_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
