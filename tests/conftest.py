@@ -30,6 +30,10 @@ import pytest  # noqa: E402
 
 import symnet  # noqa: E402
 
+# symnet is imported before this file runs (see above), so its settings read the environment
+# before the defaults set here: apply the compile policy explicitly
+symnet.config.set(compile=os.environ["SYMNET_COMPILE"])
+
 collect_ignore = []
 
 

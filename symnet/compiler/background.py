@@ -156,19 +156,21 @@ class _Scheduler:
 
     def _run(self, job: CompileJob) -> None:
         start = time.monotonic()
-        if self.worker is None or self.worker.process.poll() is not None:
+        worker = self.worker  # shutdown() may clear the attribute while this job runs
+        if worker is None or worker.process.poll() is not None:
             try:
-                self.worker = _Worker()
+                worker = self.worker = _Worker()
             except OSError as exc:
                 job.error = f"could not start the compile worker: {exc}"
                 self._finish(job)
                 return
-        answer = self.worker.run(job)
+        answer = worker.run(job)
         job.seconds = time.monotonic() - start
         if answer is None:
-            died = self.worker.process.poll() is not None
-            self.worker.stop()
-            self.worker = None
+            died = worker.process.poll() is not None
+            worker.stop()
+            if self.worker is worker:
+                self.worker = None
             if died:
                 job.error = "the compile worker process died"
             else:
