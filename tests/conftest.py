@@ -24,6 +24,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("SYMNET_CHECK_GRAPH", "1")
 os.environ.setdefault("SYMNET_COMPILE", "wait")
+os.environ.setdefault("SYMNET_WARMUP", "0")  # tests/compiler/test_tiers.py runs it on its own
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -60,6 +60,18 @@ class CompileJob:
         return self.module_path[: -len(".py")] + ".timeout"
 
 
+def worker_environment() -> dict:
+    """The environment of a helper process: this one's, with this symnet importable and the
+    same kernel cache (NUMBA_OPT and the rest are inherited as they are)."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [package_parent] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["SYMNET_CACHE_DIR"] = config.cache_dir
+    return env
+
+
 def _send(stream, obj) -> None:
     data = pickle.dumps(obj)
     stream.write(struct.pack("<Q", len(data)) + data)
@@ -86,17 +98,10 @@ class _Worker:
     """The compiling process and its pipes."""
 
     def __init__(self):
-        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_parent] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-        # the same cache (NUMBA_OPT and the rest of the environment are inherited as they are)
-        env["SYMNET_CACHE_DIR"] = config.cache_dir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "symnet.compiler.compile_worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-            close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=worker_environment(), close_fds=True)
         self.pid = os.getpid()  # the parent: a forked child must not use this worker
 
     def run(self, job: CompileJob) -> tuple[str, object] | None:

@@ -17,7 +17,7 @@ import time
 import traceback
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the kernel sends SIGKILL to this process when its parent exits."""
     if not sys.platform.startswith("linux"):
         return
@@ -38,7 +38,7 @@ def _read(stream, n: int) -> bytes | None:
 
 
 def main() -> int:
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() == 1:
         return 0  # the parent is already gone
     from symnet.compiler.cache import _import_file

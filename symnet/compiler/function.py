@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from symnet.compiler import background
+from symnet.compiler import background, warmup
 from symnet.compiler.backends.tier0 import Tier0Program, unsupported
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.config import SymnetWarning, config
@@ -397,6 +397,7 @@ class Function:
         if why is not None:
             self.tier_reason = f"no tier 0: {why}; the first call compiles the kernel"
             return
+        warmup.ensure_started()  # once per machine: tier 0's shared kernels, in the background
         start = time.perf_counter()
         self.kernel = Tier0Program(self.fgraph)
         self.report.compile_seconds += time.perf_counter() - start

@@ -271,3 +271,51 @@ def test_exit_during_a_compile_leaves_no_worker(tmp_path):
     while workers() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert workers() == []
+
+
+@pytest.mark.slow
+def test_warmup_compiles_the_shared_kernels_a_keras_model_needs(tmp_path):
+    env = dict(os.environ, SYMNET_CACHE_DIR=str(tmp_path), SYMNET_WARMUP="1")
+    # the first tier-0 function of a process starts the warm-up (which never blocks it)
+    started = textwrap.dedent("""
+        import os, time, numpy as np, symnet as sn, symnet.tensor as T
+        from symnet.compiler import warmup
+        x = T.dvector("x")
+        f = sn.function([x], T.exp(x) + 1.0)
+        print(f.tier, float(f(np.zeros(2)).sum()))
+        done, lock = warmup._paths()
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(lock) or os.path.exists(done)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(os.path.exists(lock) or os.path.exists(done))
+    """)
+    out = subprocess.run([sys.executable, "-c", started], env=dict(env, SYMNET_COMPILE="never"),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "4.0", "True"]
+    # the warm-up run to its end, then a Keras program finds every kernel it needs compiled
+    subprocess.run([sys.executable, "-c", "from symnet.compiler import warmup; warmup.run()"],
+                   env=env, check=True, timeout=1200)
+    program = textwrap.dedent("""
+        import os, numpy as np, symnet as sn
+        from symnet.compiler import warmup
+        from symnet.compiler.backends import tier0
+        from symnet.nn import Dense, Sequential
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=(32, 7)).astype("float32")
+        y = (rng.random((32, 1)) > 0.5).astype("float32")
+        model = Sequential([Dense(9, activation="relu", input_shape=(7,)),
+                            Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        functions = list(tier0._functions.values())
+        misses = sum(sum(f._cache_misses.values()) for f in functions)
+        hits = sum(sum(f._cache_hits.values()) for f in functions)
+        print(misses, hits, os.path.exists(warmup._paths()[0]), history.history["loss"][-1])
+    """)
+    out = subprocess.run([sys.executable, "-c", program], env=dict(env, SYMNET_COMPILE="never"),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    misses, hits, done, loss = out.stdout.split()
+    assert misses == "0" and int(hits) >= 10 and done == "True"
+    assert 0.0 < float(loss) < 5.0
