@@ -196,6 +196,8 @@ class Tier0Program:
     def __call__(self, values):
         storage = [None] * self._n_slots
         for k, (value, scalar) in enumerate(zip(values, self.input_scalar)):
+            if type(value) is not np.ndarray:
+                value = np.asarray(value)  # trust_input passes what the caller gave
             if not scalar and not value.flags.c_contiguous:
                 value = np.ascontiguousarray(value)  # as tier 1 receives it
             storage[k] = value
