@@ -35,6 +35,7 @@ SCRIPT = textwrap.dedent(
     from symnet.compiler import cache
     cache._version_key = os.environ.get("TEST_VERSION_KEY", "faults")
     import symnet as sn, symnet.tensor as T
+    sn.config.set(compile="wait")  # the whole-graph kernel's cache is what these tests damage
     start = float(os.environ.get("TEST_START_AT", "0"))
     while time.time() < start:
         time.sleep(0.005)
@@ -248,7 +249,7 @@ def test_version_key_change_in_process(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "_version_key", "first")
     x = T.dvector("x")
     v = np.linspace(-1, 1, 5)
-    with sn.config.override(cache_dir=str(tmp_path)):
+    with sn.config.override(cache_dir=str(tmp_path), compile="wait"):
         f1 = sn.function([x], T.sinh(x) * 3.25)
         monkeypatch.setattr(cache, "_version_key", "second")
         f2 = sn.function([x], T.sinh(x) * 3.25)

@@ -21,7 +21,7 @@ from symnet.config import SymnetWarning
 
 def _unique() -> float:
     """A constant no earlier run used: its graph's kernel is not in the cache yet."""
-    return float(np.random.default_rng().integers(1, 2**40)) * 2.0**-80
+    return float(np.random.default_rng().integers(1, 2**20)) * 2.0**-30  # 1e-9 to 1e-3
 
 
 def _mlp_step(rng, lr: float, dtype="float64"):
