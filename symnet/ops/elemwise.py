@@ -563,13 +563,27 @@ class FusedElemwise(Op):
             text += "{inplace " + ",".join(f"{m}<-{k}" for m, k in self.inplace) + "}"
         return text
 
+    def hoisted_constants(self) -> list:
+        """The float constants of the program that the loop reads as arguments rather than
+        literals (distinct, in program order): a kernel then serves every value of a learning
+        rate or a loss weight, and equal loops with other constants share one function. The
+        exponent of a power stays a literal (LLVM expands small integer powers)."""
+        seen = {}
+        for rule, operands, _ in self.program:
+            for position, (kind, ref) in enumerate(operands):
+                if (kind == "const" and np.dtype(ref[1]).kind == "f" and ref not in seen
+                        and not (rule.name == "pow" and position == 1)):
+                    seen[ref] = None
+        return list(seen)
+
     def numba_data(self, node) -> list:
-        """Arrays the kernel receives as arguments: the VM program of a very large group."""
+        """Values the kernel receives as arguments: the VM program of a very large group, or
+        else the hoisted float constants (:meth:`hoisted_constants`) as scalars."""
         from symnet.ops import elemvm
 
         register = elemvm.eligible(self, node)
         if register is None:
-            return []
+            return [np.dtype(dtype).type(value) for value, dtype in self.hoisted_constants()]
         code, n_regs, consts, const_regs, in_regs, out_regs = _vm_program(self, register)
         return [code, np.int64(n_regs), consts, const_regs, in_regs, out_regs]
 
@@ -577,14 +591,17 @@ class FusedElemwise(Op):
         return fused_loop_source(self, node, names, outs, data_names)
 
 
-def _step_expr(fused: FusedElemwise, j: int, operand_source, input_dtypes) -> str:
+def _step_expr(fused: FusedElemwise, j: int, operand_source, input_dtypes,
+               constants: dict | None = None) -> str:
     """Source of step ``j`` for one element; float32 and integer results are cast back to
-    their dtype, since Numba's scalar arithmetic widens them."""
+    their dtype, since Numba's scalar arithmetic widens them. ``constants`` names the
+    arguments holding hoisted constants (others are literals)."""
     rule, operands, dtype = fused.program[j]
     args, in_dtypes = [], []
     for kind, ref in operands:
         if kind == "const":
-            args.append(scalar_literal(*ref))
+            name = constants.get(ref) if constants else None
+            args.append(name if name is not None else scalar_literal(*ref))
             in_dtypes.append(ref[1])
             continue
         args.append(operand_source(kind, ref))
@@ -660,13 +677,15 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     ndim = node.outputs[0].ndim
     lines = []
     uid = outs[0]
-    if data_names:
-        from symnet.ops import elemvm
+    from symnet.ops import elemvm
 
+    register = elemvm.eligible(fused, node) if data_names else None
+    if register is not None:
         shape_lines, dims = _loop_shape_lines(names, ndim, uid)
         loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
-        return elemvm.vm_source(fused, node, names, outs, elemvm.eligible(fused, node),
-                                shape_lines, loop_shape, tuple(data_names))
+        return elemvm.vm_source(fused, node, names, outs, register, shape_lines, loop_shape,
+                                tuple(data_names))
+    constants = dict(zip(fused.hoisted_constants(), data_names)) if data_names else None
     if ndim == 0:
         def operand(kind, ref):
             if kind == "in":
@@ -674,7 +693,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             return f"{uid}_v{ref}"
 
         for j in range(len(fused.program)):
-            lines.append(f"{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
+            lines.append(f"{uid}_v{j} = {_step_expr(fused, j, operand, dtypes, constants)}")
         for out, j, var in zip(outs, fused.outputs, node.outputs):
             lines.append(f"{out} = np.empty((), dtype=np.{var.dtype})")
             lines.append(f"{out}[()] = {uid}_v{j}")
@@ -707,7 +726,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
     everything = (1 << len(names)) - 1
     partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
-    lines.extend(_row_loop_lines(fused, names, outs, dims, dtypes, uid, partial))
+    lines.extend(_row_loop_lines(fused, names, outs, dims, dtypes, uid, partial, constants))
     return lines
 
 
@@ -792,7 +811,8 @@ def store_row_value(flat, target, start):
         flat[start] = target[target.size - 1]
 
 
-def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[int]) -> list[str]:
+def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[int],
+                    constants: dict | None = None) -> list[str]:
     """The loop of a fused node: the steps appear once, in an inner loop along the last axis,
     inside loops over the other axes ("rows"); a single row when every operand is C-contiguous
     with the loop's shape.
@@ -909,7 +929,7 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
         return f"{uid}_x{ref}" if kind == "in" else f"{uid}_v{ref}"
 
     for j in range(len(fused.program)):
-        lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes)}")
+        lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes, constants)}")
     for m, j in enumerate(fused.outputs):
         lines.append(f"{body}{uid}_h{m}[{uid}_w{m} + {uid}_i] = {uid}_v{j}")
     for m in range(len(outs)):

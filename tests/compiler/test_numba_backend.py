@@ -100,6 +100,28 @@ def test_equal_large_nodes_share_one_function_of_the_module(rng):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_graphs_differing_in_a_float_constant_share_one_kernel(rng, dtype):
+    # a learning rate or a loss weight is a kernel argument, not a literal: a new value reuses
+    # the compiled kernel
+    x = T.vector("x", dtype=dtype)
+    f1 = sn.function([x], T.tanh(x) * 0.123 + 1.5)
+    f2 = sn.function([x], T.tanh(x) * 0.456 + 2.5)
+    assert f1.source == f2.source and "0.123" not in f1.source
+    xv = rng.normal(size=5).astype(dtype)
+    tol = 1e-13 if dtype == "float64" else 1e-6
+    np.testing.assert_allclose(f1(xv), np.tanh(xv) * np.asarray(0.123, dtype) + 1.5, rtol=tol)
+    np.testing.assert_allclose(f2(xv), np.tanh(xv) * np.asarray(0.456, dtype) + 2.5, rtol=tol)
+    assert f1(xv).dtype == dtype
+    # integer constants and exponents stay literals
+    k = T.lvector("k")
+    g = sn.function([k, x], [k * 7, x ** 3.0])
+    assert "np.int64(7)" in g.source and "3.0" in g.source
+    got = g(np.arange(3), xv)
+    np.testing.assert_array_equal(got[0], np.arange(3) * 7)
+    np.testing.assert_allclose(got[1], xv ** 3, rtol=tol)
+
+
 def test_small_loops_repeated_per_parameter_share_one_function(rng):
     # the same small update of many parameters: each repeated fused loop is one function of
     # the module called once per parameter (a kernel of copies compiled superlinearly: 50

@@ -5,8 +5,9 @@ the module, shared by equal nodes, and the kernel's line calls it (see ``_emit``
 
 The module is stored in the kernel cache (:mod:`symnet.compiler.cache`) under the hash of its
 text and imported by name, so Numba's own disk cache serves later processes. Constants are
-passed as arguments (the source holds no data); scalar constants inside fused loops are
-inlined as literals.
+passed as arguments (the source holds no data); so are the float constants of fused loops
+(a learning rate), so a graph that differs only in one reuses the kernel. Other scalar
+constants in fused loops (integers, booleans, exponents) are literals.
 """
 
 from __future__ import annotations

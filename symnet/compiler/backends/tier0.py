@@ -34,6 +34,7 @@ from symnet.compiler.backends.numba import _families, _function_text
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Constant, TensorType
+from symnet.ops import elemvm
 from symnet.ops.elemwise import Elemwise, FusedElemwise
 
 # A node's function is called from Python: it gets a Python wrapper, no C one.
@@ -157,10 +158,10 @@ class Tier0Program:
             step = (op.rule, tuple(("in", k) for k in range(len(node.inputs))),
                     node.outputs[0].dtype)
             op = FusedElemwise(len(node.inputs), (step,), (0,))
-        data = op.numba_data(node) if hasattr(op, "numba_data") else []
-        if isinstance(op, FusedElemwise) and not data:
+        if isinstance(op, FusedElemwise) and elemvm.eligible(op, node) is None:
             self._add_fused(op, node, in_slots, out_slots)
             return
+        data = op.numba_data(node) if hasattr(op, "numba_data") else []
         text, _ = _function_text(node, len(node.inputs), len(data), len(data) > 0)
         data_slots = [self._constant(value) for value in data]
         self._call(node_function(text), list(in_slots) + data_slots, out_slots)
