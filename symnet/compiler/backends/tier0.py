@@ -97,6 +97,17 @@ def _step_function(rule, dtypes: tuple[str, ...], out_dtype: str, ndim: int):
     return node_function(text)
 
 
+def _write_into(out, target, *operands):
+    """``out`` copied into ``target`` where tier 1's loop would have written it there: same
+    shape as the output and the loop (the broadcast of ``operands``), C-contiguous."""
+    if (target.shape == out.shape and target.dtype == out.dtype and target.flags.c_contiguous
+            and target.flags.writeable
+            and out.shape == np.broadcast_shapes(*(a.shape for a in operands))):
+        target[...] = out
+        return (target,)
+    return (out,)
+
+
 def _order(fgraph) -> list:
     """Nodes in the order tier 1 runs them (in-place loops over kernel inputs last)."""
     order = fgraph.toposort()
@@ -193,6 +204,11 @@ class Tier0Program:
                 out = self._new_slot()
             step_slots.append(out)
             self._call(_step_function(rule, tuple(dtypes), dtype, ndim), args, [out])
+        # an update tier 1 writes into the shared variable's own array is written there too,
+        # so that an array obtained with get_value(borrow=True) changes the same way
+        for m, k in fused.inplace:
+            if node.inputs[k].owner is None and not isinstance(node.inputs[k], Constant):
+                self._call(_write_into, [out_slots[m], in_slots[k], *in_slots], [out_slots[m]])
 
     def __call__(self, values):
         storage = [None] * self._n_slots
