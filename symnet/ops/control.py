@@ -349,7 +349,9 @@ class IfElse(Op):
                                  (self.else_graph, self.else_inputs)):
             outer = {ph: values[k] for ph, k in zip(graph.inputs, positions)}
             outs = clone_replace(list(graph.outputs), outer)
-            reached = {id(v) for v in graph_inputs(outs)}
+            # the branch's own inputs, computed outside it or not (a value both branches
+            # read is computed before the ifelse: its owner must not hide it)
+            reached = {id(v) for v in graph_inputs(outs, stop=[values[k] for k in positions])}
             seeds: dict = {}
             for out, g in zip(outs, output_grads):
                 if _is_float(out) and not _is_zero(g):

@@ -121,13 +121,44 @@ def test_tier0_names_bad_input_like_tier1(rng):
         f(np.ones(3), np.ones(4))
 
 
-def test_graph_with_a_loop_has_no_tier0_and_says_why():
-    x = T.dvector("x")
-    out, _ = sn.scan(lambda v: v * 2.0, sequences=[x])
-    with sn.config.override(compile="never"):
-        f = sn.function([x], out)
-    assert f.tier == 1 and "Scan" in f.tier_reason
-    np.testing.assert_array_equal(f(np.arange(3.0)), np.arange(3.0) * 2)
+def _rnn_step(rng, policy):
+    """An Elman RNN trained through scan (forward loop, backward loop in reverse) with an
+    ifelse choosing the loss: (function, its weights)."""
+    X, y = T.dtensor3("X"), T.dmatrix("y")
+    flag = T.lscalar("flag")
+    W = sn.shared(rng.normal(size=(3, 4)) * 0.5, name="W")
+    U = sn.shared(rng.normal(size=(4, 4)) * 0.5, name="U")
+    V = sn.shared(rng.normal(size=(4, 2)) * 0.5, name="V")
+    h0 = T.zeros((X.shape[0], 4))
+    hs, _ = sn.scan(lambda x_t, h, W, U: T.tanh(T.dot(x_t, W) + T.dot(h, U)),
+                    sequences=[X.dimshuffle(1, 0, 2)], outputs_info=[h0], non_sequences=[W, U])
+    out = T.dot(hs[-1], V)
+    loss = sn.ifelse(T.gt(flag, 0), T.mean((out - y) ** 2), T.mean(abs(out - y)))
+    params = [W, U, V]
+    grads = sn.grad(loss, params)
+    with sn.config.override(compile=policy):
+        f = sn.function([X, y, flag], loss,
+                        updates=[(p, p - 0.1 * g) for p, g in zip(params, grads)])
+    return f, params
+
+
+def test_scan_and_ifelse_run_on_tier0_with_the_same_bits(rng):
+    data = [(rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 2)), k % 2) for k in range(4)]
+    runs = {}
+    for policy in ("wait", "never"):
+        f, params = _rnn_step(np.random.default_rng(5), policy)
+        assert f.tier == (1 if policy == "wait" else 0)
+        losses = [f(X, y, flag) for X, y, flag in data]
+        runs[policy] = losses + [p.get_value() for p in params]
+    for a, b in zip(runs["never"], runs["wait"]):
+        assert np.array_equal(a, b)
+    f, params = _rnn_step(np.random.default_rng(5), "wait")
+    with sn.config.override(mode="python"):
+        fp, params_p = _rnn_step(np.random.default_rng(5), "wait")
+    for X, y, flag in data:
+        fp(X, y, flag)
+    for got, want in zip(runs["wait"][4:], [p.get_value() for p in params_p]):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_updates_from_threads_are_not_lost_across_the_switch():

@@ -401,6 +401,19 @@ def test_ifelse_gradient_of_the_branch_not_taken_is_zero(mode):
     _close(gy, [27.0, 48.0])
 
 
+def _shared_value_branches(x, w):
+    # both branches read t, computed before the ifelse (t has an owner: the dot)
+    t = T.dot(x, w)
+    return sn.ifelse(T.gt(T.sum(x), 0.0), T.sum(T.tanh(t)), T.sum(t ** 2) * 0.5)
+
+
+def test_ifelse_gradient_through_a_value_both_branches_read(mode, rng):
+    # the branches' common value was taken for a leaf: grad raised DisconnectedInputError
+    w = rng.normal(size=(3, 2))
+    sn.verify_grad(_shared_value_branches, [np.array([[0.5, 1.0, 0.2]]), w], mode=mode)
+    sn.verify_grad(_shared_value_branches, [np.array([[-0.5, 0.1, -0.3]]), w], mode=mode)
+
+
 def test_ifelse_is_lazy(mode):
     x, i, n = T.dvector("x"), T.lscalar("i"), T.lscalar("n")
     # the then branch indexes out of range when i is too large; the else branch runs a scan

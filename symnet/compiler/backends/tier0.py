@@ -11,14 +11,15 @@ the graph, so that another graph, or another process, finds it already compiled:
   group of the vector machine's size runs as tier 1 runs it, on ``elemvm.run``;
 - every other node runs the code tier 1 gives it (``_function_text``: the same lines, as a
   function of its inputs), keyed by that text: a matrix product, a sum over an axis, a
-  reshape compile once per machine and dtype, whatever graph they come from.
+  reshape compile once per machine and dtype, whatever graph they come from;
+- a scan runs its loop in Python over tier-0 programs of its hoisted part and its step (the
+  inner graphs the kernel renders), an ifelse the tier-0 program of the chosen branch.
 
 Bit for bit: each step computes in its own dtype in both tiers (fused loops cast every step's
 value to its dtype, see ``elemwise._step_expr``), elementwise values do not depend on the
 order they are computed in, and every other node runs the same source, the same BLAS calls and
 the same loop and reduction order. Numba compiles without fast-math, so LLVM neither reorders
-nor contracts floating-point operations, inlined or not. Functions whose graph holds an inner
-graph (scan, ifelse) have no tier 0: their loop's code is their own (see ``unsupported``).
+nor contracts floating-point operations, inlined or not.
 
 The small functions are modules of the kernel cache like tier-1 kernels (their machine code
 on disk through Numba's cache), loaded once per process.
@@ -50,15 +51,93 @@ class Tier0Unsupported(Exception):
 
 
 def unsupported(fgraph) -> str | None:
-    """Why ``fgraph`` has no tier 0, or None if it has one."""
-    from symnet.ops.control import InnerGraph
+    """Why ``fgraph`` has no tier 0, or None if it has one: an op holding an inner graph other
+    than scan and ifelse (which tier 0 runs with programs of their own, see below)."""
+    from symnet.ops.control import IfElse, InnerGraph, Scan
 
     for node in fgraph.toposort():
+        if isinstance(node.op, (Scan, IfElse)):
+            continue
         fields = vars(node.op).values() if hasattr(node.op, "__dict__") else ()
         if any(isinstance(value, InnerGraph) for value in fields):
-            return (f"{type(node.op).__name__} runs an inner graph (its loop's code is its own "
-                    f"and compiles with the kernel)")
+            return (f"{type(node.op).__name__} runs an inner graph (its code is its own and "
+                    f"compiles with the kernel)")
     return None
+
+
+class _ScanLoop:
+    """A scan on tier 0: the loop of ``Scan.numba_body`` in Python, its hoisted part and its
+    step each a tier-0 program of the same inner graphs (``InnerGraph.loop_plan``), so every
+    value is computed by the same code as in the kernel."""
+
+    def __init__(self, op, node):
+        self.op = op
+        self.node = node
+        S, R = op.n_seqs, op.n_states
+        hoisted, body = op.step.loop_plan(S + R)
+        self.hoisted = Tier0Program(hoisted)
+        self.body = Tier0Program(body)
+        self.state_dtypes = [v.dtype for v in node.outputs[:R]]
+        self.out_vars = node.outputs[R:]
+
+    def __call__(self, *inputs):
+        op = self.op
+        S, R, M = op.n_seqs, op.n_states, op.n_outs
+        n = int(inputs[0][()])
+        if n < 1:
+            raise ValueError("scan: n_steps must be at least 1")
+        seqs, inits = inputs[1:1 + S], inputs[1 + S:1 + S + R]
+        nonseqs = list(inputs[1 + S + R:])
+        for k, seq in enumerate(seqs):
+            if seq.shape[0] < n:
+                raise ValueError(f"scan: sequence {k} ({op._seq_label(k)}) is shorter than "
+                                 f"n_steps")
+        hoisted = [np.ascontiguousarray(v) if v.ndim > 0 else v
+                   for v in self.hoisted(nonseqs)]
+        states = list(inits)
+        histories = [np.empty((n, *init.shape), dtype=dtype) if op.stacked[j] else None
+                     for j, (init, dtype) in enumerate(zip(inits, self.state_dtypes))]
+        outs = [None] * M
+        for i in range(n):
+            t = n - 1 - i if op.reverse else i
+            elements = [np.asarray(seq[t]) for seq in seqs]
+            results = self.body(elements + states + nonseqs + hoisted)
+            for j in range(R):
+                new = results[j]
+                if inits[j].ndim > 0 and new.shape != inits[j].shape:
+                    raise ValueError(f"scan: state {j} changed shape in a step")
+                if histories[j] is not None:
+                    histories[j][t] = new
+            for m in range(M):
+                value = results[R + m]
+                if i == 0:
+                    outs[m] = np.empty((n, *value.shape), dtype=self.out_vars[m].dtype)
+                elif value.shape != outs[m].shape[1:]:
+                    raise ValueError(f"scan: output {m} changed shape in a step")
+                outs[m][t] = value
+            states = list(results[:R])
+        finals = [h if h is not None else np.copy(s) for h, s in zip(histories, states)]
+        return tuple(finals + outs)
+
+
+class _Branches:
+    """An ifelse on tier 0: the chosen branch's tier-0 program (of the graph the kernel
+    renders), its outputs copied where they may be an input, as in ``IfElse.numba_lines``."""
+
+    def __init__(self, op):
+        from symnet.ops.control import _may_alias_input
+
+        self.branches = []
+        for graph, positions in ((op.then_graph, op.then_inputs),
+                                 (op.else_graph, op.else_inputs)):
+            fgraph = graph.numba_fgraph()
+            copies = [_may_alias_input(v) for v in fgraph.outputs]
+            self.branches.append((Tier0Program(fgraph), positions, copies))
+
+    def __call__(self, condition, *values):
+        program, positions, copies = self.branches[0 if condition[()] else 1]
+        results = program([values[k] for k in positions])
+        return tuple(np.copy(r) if copy else r for r, copy in zip(results, copies))
 
 
 def node_function(text: str):
@@ -164,7 +243,15 @@ class Tier0Program:
         self.functions.add(function)
 
     def _add_node(self, node, in_slots, out_slots) -> None:
+        from symnet.ops.control import IfElse, Scan
+
         op = node.op
+        if isinstance(op, Scan):
+            self._call(_ScanLoop(op, node), in_slots, out_slots)
+            return
+        if isinstance(op, IfElse):
+            self._call(_Branches(op), in_slots, out_slots)
+            return
         if isinstance(op, Elemwise):
             step = (op.rule, tuple(("in", k) for k in range(len(node.inputs))),
                     node.outputs[0].dtype)
