@@ -5,7 +5,9 @@ same process. Peers (PyTensor, JAX, PyTorch) are measured when installed.
 
 Sections: call (per-call overhead), compile (cold and warm compile of the logistic function
 and an MLP training step, each in a fresh process), chain (build/grad/compile time of a chain
-of N elementwise ops), and the elementwise-throughput table from bench/elemwise_math.py.
+of N elementwise ops), the elementwise-throughput table from bench/elemwise_math.py, and first
+(time to a first result with tiered execution, from bench/first_result.py: an MLP step, a
+Keras fit and a tutorial script cold, new and warm, and tier 0's step time against NumPy).
 """
 
 from __future__ import annotations
@@ -233,8 +235,10 @@ def bench_chain(sizes) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["call", "compile", "chain", "elemwise"], default=None)
-    parser.add_argument("--quick", action="store_true", help="smaller chain sizes")
+    parser.add_argument("--only", choices=["call", "compile", "chain", "elemwise", "first"],
+                        default=None)
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller chain sizes, one repeat of the first-result section")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, {time.strftime('%Y-%m-%d')}")
@@ -246,6 +250,10 @@ def main() -> None:
         bench_compile()
     if args.only in (None, "chain"):
         bench_chain((10, 100) if args.quick else (10, 100, 1000, 10000))
+    if args.only in (None, "first"):
+        # its own process, like the elementwise table: it starts children with their own caches
+        subprocess.run([sys.executable, os.path.join(HERE, "first_result.py"),
+                        *(["--quick"] if args.quick else [])], check=False)
 
 
 if __name__ == "__main__":
