@@ -75,6 +75,10 @@ class LockGroup:
 #: go through one LockGroup
 INLINE_LOCKS = 4
 
+#: under config.compile='background', a function whose tier 0 would first compile more than
+#: this many shared kernels (a machine whose cache lacks them) compiles its own kernel instead
+TIER0_MAX_UNCOMPILED = 4
+
 
 class In:
     """A function input with an optional default value and keyword name.
@@ -399,8 +403,17 @@ class Function:
             return
         warmup.ensure_started()  # once per machine: tier 0's shared kernels, in the background
         start = time.perf_counter()
-        self.kernel = Tier0Program(self.fgraph)
+        program = Tier0Program(self.fgraph)
         self.report.compile_seconds += time.perf_counter() - start
+        if policy == "background" and len(program.uncompiled) > TIER0_MAX_UNCOMPILED:
+            # a cold machine: tier 0 would compile that many small functions in this process
+            # (each about as long as a small kernel) while the kernel compiles beside it on
+            # the other core; compiling the kernel alone answers sooner
+            self.tier_reason = (f"tier 0 would first compile {len(program.uncompiled)} shared "
+                                f"kernels no process compiled yet (a cold cache); the first "
+                                f"call compiles the kernel")
+            return
+        self.kernel = program
         self.tier = 0
         if policy == "never":
             self.tier_reason = "config.compile='never': node by node on shared kernels"

@@ -16,7 +16,15 @@ import pytest
 import symnet as sn
 import symnet.tensor as T
 from symnet.compiler import background
+from symnet.compiler import function as function_module
 from symnet.config import SymnetWarning
+
+
+@pytest.fixture(autouse=True)
+def _tier0_even_on_a_cold_cache(monkeypatch):
+    """These tests exercise tier 0 under 'background' whatever the cache holds (on a cold
+    cache such a function would compile its kernel instead; tested on its own below)."""
+    monkeypatch.setattr(function_module, "TIER0_MAX_UNCOMPILED", 10**9)
 
 
 def _exponent() -> float:
@@ -161,6 +169,28 @@ def test_scan_and_ifelse_run_on_tier0_with_the_same_bits(rng):
         np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
+def test_a_cold_cache_compiles_the_kernel_rather_than_many_shared_kernels(rng, monkeypatch):
+    monkeypatch.setattr(function_module, "TIER0_MAX_UNCOMPILED", 4)
+    from symnet.compiler.backends import tier0
+
+    x, y = T.dmatrices("x", "y")
+    e = _exponent()
+    expr = T.tanh(T.dot(x, y)) * 2.0 + T.exp(x) - abs(y) ** e
+    monkeypatch.setattr(tier0, "compiled_before", lambda text: False)  # as on a new machine
+    with sn.config.override(compile="background"):
+        f = sn.function([x, y], expr)
+    assert f.tier == 1 and "cold cache" in f.tier_reason and f._job is None
+    monkeypatch.undo()
+    monkeypatch.setattr(function_module, "TIER0_MAX_UNCOMPILED", 4)
+    with sn.config.override(compile="never"):  # 'never' means tier 0 all the same
+        g = sn.function([x, y], expr)
+    assert g.tier == 0
+    xv, yv = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    assert np.array_equal(f(xv, yv), g(xv, yv))
+    np.testing.assert_allclose(f(xv, yv), np.tanh(xv @ yv) * 2 + np.exp(xv) - np.abs(yv) ** e,
+                               rtol=1e-12)
+
+
 def test_updates_from_threads_are_not_lost_across_the_switch():
     count = sn.shared(np.float64(0.0), name="count")
     x = T.dscalar("x")  # called with 0: the counter stays an integer, exact in float64
@@ -276,6 +306,8 @@ def test_exit_during_a_compile_leaves_no_worker(tmp_path):
     token = f"symnet-exit-test-{os.getpid()}-{np.random.default_rng().integers(1 << 30)}"
     script = textwrap.dedent(f"""
         import numpy as np, symnet as sn, symnet.tensor as T
+        from symnet.compiler import function
+        function.TIER0_MAX_UNCOMPILED = 10**9  # tier 0 whatever the cache holds
         x = T.dmatrix("x")
         with sn.config.override(compile="background"):
             f = sn.function([x], T.tanh(T.dot(x, x.T)) + abs(x) ** {e!r})
