@@ -85,21 +85,6 @@ def _import_file(module_name: str, path: str):
     return module
 
 
-def stored(source: str) -> bool:
-    """True if the module ``source`` is in the disk cache with machine code Numba saved for
-    it (compiled by an earlier process, for some argument types)."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    directory = cache_root()
-    if not os.path.exists(os.path.join(directory, f"k_{digest}.py")):
-        return False
-    try:
-        names = os.listdir(os.path.join(directory, "__pycache__"))
-    except OSError:
-        return False
-    prefix = f"k_{digest}."
-    return any(name.startswith(prefix) and name.endswith(".nbi") for name in names)
-
-
 def load_kernel(source: str, function_name: str = "kernel"):
     """Return the njit function ``function_name`` defined by ``source``, from memory, disk, or
     by writing the module into the cache. Falls back to a private temporary directory when the

@@ -27,12 +27,13 @@ on disk through Numba's cache), loaded once per process.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
 
 from symnet.compiler.backends.numba import _families, _function_text
-from symnet.compiler.cache import load_kernel, stored
+from symnet.compiler.cache import load_kernel
 from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Constant, TensorType
 from symnet.ops import elemvm
@@ -160,9 +161,15 @@ def _module_source(text: str) -> str:
 
 
 def compiled_before(text: str) -> bool:
-    """True if the function of ``text`` is loaded in this process or its machine code is in
-    the disk cache: calling it compiles nothing (for the argument types it was built for)."""
-    return text in _functions or stored(_module_source(text))
+    """True if the function of ``text`` was compiled in this process or Numba's disk cache
+    holds machine code of it (wherever ``NUMBA_CACHE_DIR`` puts it): calling it compiles
+    nothing, for the argument types it was built for."""
+    function = node_function(text)  # imports its module: no compile
+    if function.overloads:
+        return True
+    index = getattr(getattr(getattr(function, "_cache", None), "_cache_file", None),
+                    "_index_path", None)
+    return index is not None and os.path.exists(index)
 
 
 def node_function(text: str):
