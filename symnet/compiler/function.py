@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from symnet.compiler import background, warmup
-from symnet.compiler.backends.tier0 import Tier0Program, unsupported
+from symnet.compiler.backends.tier0 import Tier0Program
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.config import SymnetWarning, config
 from symnet.graph import (
@@ -397,10 +397,6 @@ class Function:
         if policy == "wait":
             self.tier_reason = "config.compile='wait': the first call compiles the kernel"
             return
-        why = unsupported(self.fgraph)
-        if why is not None:
-            self.tier_reason = f"no tier 0: {why}; the first call compiles the kernel"
-            return
         warmup.ensure_started()  # once per machine: tier 0's shared kernels, in the background
         start = time.perf_counter()
         program = Tier0Program(self.fgraph)
@@ -468,7 +464,7 @@ class Function:
         job = self._job
         if job is not None and job.pid == os.getpid() and not job.cancelled:
             job.done.wait(timeout)
-        elif job is None or job.cancelled or job.pid != os.getpid():
+        else:
             self._promote()
         self._warn_notice()
         return self

@@ -538,6 +538,13 @@ class Scan(Op):
         return self.seq_names[k] if k < len(self.seq_names) else f"#{k}"
 
     def perform(self, inputs):
+        run, _ = self.step.python_function()
+        return self.run_loop(inputs, run)
+
+    def run_loop(self, inputs, step) -> list:
+        """The loop in Python: ``step`` maps one step's input values (sequence elements,
+        states, non-sequences) to its outputs. The reference backend steps with the inner
+        graph's interpreter, tier 0 with its programs of the kernel's inner graphs."""
         S, R, M = self.n_seqs, self.n_states, self.n_outs
         n = int(inputs[0])
         seqs, inits, nonseqs = inputs[1:1 + S], inputs[1 + S:1 + S + R], inputs[1 + S + R:]
@@ -547,14 +554,13 @@ class Scan(Op):
             if seq.shape[0] < n:
                 raise ValueError(f"scan: sequence {k} ({self._seq_label(k)}) has {seq.shape[0]} "
                                  f"elements but n_steps is {n}")
-        run, _ = self.step.python_function()
         states = [np.asarray(v) for v in inits]
         histories = [np.empty((n, *s.shape), dtype=s.dtype) if self.stacked[j] else None
                      for j, s in enumerate(states)]
         outs = [None] * M
         order = range(n - 1, -1, -1) if self.reverse else range(n)
         for i, t in enumerate(order):
-            results = run([np.asarray(seq[t]) for seq in seqs] + states + list(nonseqs))
+            results = step([np.asarray(seq[t]) for seq in seqs] + states + list(nonseqs))
             for j in range(R):
                 new = results[j]
                 if new.shape != inits[j].shape:

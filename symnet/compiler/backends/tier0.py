@@ -47,81 +47,34 @@ _functions: dict[str, object] = {}  # function text -> dispatcher, for this proc
 _lock = threading.Lock()
 
 
-class Tier0Unsupported(Exception):
-    """The graph holds a node tier 0 cannot run; the message says which and why."""
-
-
-def unsupported(fgraph) -> str | None:
-    """Why ``fgraph`` has no tier 0, or None if it has one: an op holding an inner graph other
-    than scan and ifelse (which tier 0 runs with programs of their own, see below)."""
-    from symnet.ops.control import IfElse, InnerGraph, Scan
-
-    for node in fgraph.toposort():
-        if isinstance(node.op, (Scan, IfElse)):
-            continue
-        fields = vars(node.op).values() if hasattr(node.op, "__dict__") else ()
-        if any(isinstance(value, InnerGraph) for value in fields):
-            return (f"{type(node.op).__name__} runs an inner graph (its code is its own and "
-                    f"compiles with the kernel)")
-    return None
-
-
 class _ScanLoop:
-    """A scan on tier 0: the loop of ``Scan.numba_body`` in Python, its hoisted part and its
-    step each a tier-0 program of the same inner graphs (``InnerGraph.loop_plan``), so every
-    value is computed by the same code as in the kernel."""
+    """A scan on tier 0: ``Scan.run_loop`` stepping with tier-0 programs of the inner graphs
+    the kernel renders (``InnerGraph.loop_plan``): the hoisted part once, before the first
+    step, then the step's body, so every value is computed by the same code as in the
+    kernel."""
 
-    def __init__(self, op, node):
+    def __init__(self, op):
         self.op = op
-        self.node = node
-        S, R = op.n_seqs, op.n_states
-        hoisted, body = op.step.loop_plan(S + R)
+        hoisted, body = op.step.loop_plan(op.n_seqs + op.n_states)
         self.hoisted = Tier0Program(hoisted)
         self.body = Tier0Program(body)
-        self.state_dtypes = [v.dtype for v in node.outputs[:R]]
-        self.out_vars = node.outputs[R:]
 
     def programs(self) -> list:
         return [self.hoisted, self.body]
 
     def __call__(self, *inputs):
-        op = self.op
-        S, R, M = op.n_seqs, op.n_states, op.n_outs
-        n = int(inputs[0][()])
-        if n < 1:
-            raise ValueError("scan: n_steps must be at least 1")
-        seqs, inits = inputs[1:1 + S], inputs[1 + S:1 + S + R]
-        nonseqs = list(inputs[1 + S + R:])
-        for k, seq in enumerate(seqs):
-            if seq.shape[0] < n:
-                raise ValueError(f"scan: sequence {k} ({op._seq_label(k)}) is shorter than "
-                                 f"n_steps")
-        hoisted = [np.ascontiguousarray(v) if v.ndim > 0 else v
-                   for v in self.hoisted(nonseqs)]
-        states = list(inits)
-        histories = [np.empty((n, *init.shape), dtype=dtype) if op.stacked[j] else None
-                     for j, (init, dtype) in enumerate(zip(inits, self.state_dtypes))]
-        outs = [None] * M
-        for i in range(n):
-            t = n - 1 - i if op.reverse else i
-            elements = [np.asarray(seq[t]) for seq in seqs]
-            results = self.body(elements + states + nonseqs + hoisted)
-            for j in range(R):
-                new = results[j]
-                if inits[j].ndim > 0 and new.shape != inits[j].shape:
-                    raise ValueError(f"scan: state {j} changed shape in a step")
-                if histories[j] is not None:
-                    histories[j][t] = new
-            for m in range(M):
-                value = results[R + m]
-                if i == 0:
-                    outs[m] = np.empty((n, *value.shape), dtype=self.out_vars[m].dtype)
-                elif value.shape != outs[m].shape[1:]:
-                    raise ValueError(f"scan: output {m} changed shape in a step")
-                outs[m][t] = value
-            states = list(results[:R])
-        finals = [h if h is not None else np.copy(s) for h, s in zip(histories, states)]
-        return tuple(finals + outs)
+        nonseqs = list(inputs[1 + self.op.n_seqs + self.op.n_states:])
+        hoisted = None
+
+        def step(values):
+            nonlocal hoisted
+            if hoisted is None:  # after the loop's checks, as in the kernel
+                # the loop reads hoisted values every step: views made contiguous once
+                hoisted = [np.ascontiguousarray(v) if v.ndim > 0 else v
+                           for v in self.hoisted(nonseqs)]
+            return self.body(values + hoisted)
+
+        return self.op.run_loop(inputs, step)
 
 
 class _Branches:
@@ -228,9 +181,6 @@ class Tier0Program:
     order) to output values, like the other backends' callables."""
 
     def __init__(self, fgraph):
-        reason = unsupported(fgraph)
-        if reason is not None:
-            raise Tier0Unsupported(reason)
         self.n_inputs = len(fgraph.inputs)
         slots: dict[int, int] = {id(v): k for k, v in enumerate(fgraph.inputs)}
         self.constants: list = []  # (slot, value): graph constants and scalar literals
@@ -284,7 +234,7 @@ class Tier0Program:
 
         op = node.op
         if isinstance(op, Scan):
-            self._call(_ScanLoop(op, node), in_slots, out_slots)
+            self._call(_ScanLoop(op), in_slots, out_slots)
             return
         if isinstance(op, IfElse):
             self._call(_Branches(op), in_slots, out_slots)
@@ -349,9 +299,3 @@ class Tier0Program:
             for slot, value in zip(out_slots, results):
                 storage[slot] = value
         return [storage[k] for k in self.output_slots]
-
-
-def compile_tier0(fgraph) -> Tier0Program:
-    """Tier 0 for ``fgraph``; raises :class:`Tier0Unsupported` for a graph it cannot run."""
-    return Tier0Program(fgraph)
-
