@@ -357,7 +357,7 @@ class UsedMachine:
         env = self.runner.env(self.root)
         # to the end here: started by a measured process, it would share the cores with it
         self.runner.run("symnet warm-up", [sys.executable, "-c",
-                                           "from symnet.compiler import warmup; warmup.main()"],
+                                           "from symnet import warmup_run; warmup_run.main()"],
                         env)
         variant = self.runner.child("MLP variant", ["mlp-first", "tanh", "--wait"],
                                     env)

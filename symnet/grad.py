@@ -14,7 +14,11 @@ import warnings
 import numpy as np
 
 from symnet.config import SymnetWarning
-from symnet.graph import Variable, as_variable_list, toposort, without_gc
+from symnet.graph import Variable, as_variable_list, tensor_functions, toposort, without_gc
+from symnet import tensor as T
+from symnet.ops.control import scan
+from symnet.ops.shape import sum_to_shape
+from symnet.printing import pp
 
 
 class DisconnectedInputError(ValueError):
@@ -61,8 +65,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
     >>> float(g.eval({x: 3.0}))
     6.0
     """
-    from symnet import tensor as T
-
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
     single = isinstance(wrt, Variable)
@@ -142,14 +144,10 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
 
 
 def _sum_to_shape(gx: Variable, x: Variable) -> Variable:
-    from symnet.ops.shape import sum_to_shape
-
     return sum_to_shape(gx, x)
 
 
 def _describe(var: Variable) -> str:
-    from symnet.printing import pp
-
     kind = "shared variable" if var.owner is None and hasattr(var, "get_value") else "variable"
     return f"{kind} {pp(var, max_length=80)!r} ({var.type.short()})"
 
@@ -160,9 +158,6 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     Row ``i`` is the gradient of ``expression[i]``; the result has shape
     ``expression.shape + wrt.shape``. Built on :func:`grad` and :func:`symnet.scan`.
     """
-    from symnet import tensor as T
-    from symnet.ops.control import scan
-
     single = isinstance(wrt, Variable)
     wrt_list = as_variable_list(wrt)
     expression = T.as_tensor(expression)
@@ -184,8 +179,6 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
 
 def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
     """Hessian of a scalar ``cost``: the jacobian of its gradient (vector or matrix ``wrt``)."""
-    from symnet import tensor as T
-
     single = isinstance(wrt, Variable)
     wrt_list = as_variable_list(wrt)
     results = []
@@ -214,9 +207,6 @@ def verify_grad(fn, points, rng=None, eps=1e-6, rtol=1e-5, atol=None, mode=None)
     >>> import numpy as np, symnet as sn, symnet.tensor as T
     >>> sn.verify_grad(lambda x: T.exp(x) * x, [np.array([0.5, 1.0])])
     """
-    from symnet import tensor as T
-    from symnet.compiler.function import function
-
     if rng is None:
         rng = np.random.default_rng(42)
     elif isinstance(rng, (int, np.integer)):
@@ -224,17 +214,17 @@ def verify_grad(fn, points, rng=None, eps=1e-6, rtol=1e-5, atol=None, mode=None)
     points = [np.array(p, dtype="float64") for p in points]
     sym = [T.tensor("float64", shape=(None,) * p.ndim, name=f"input{i}") for i, p in enumerate(points)]
     out = T.as_tensor(fn(*sym))
-    out_value_fn = function(sym, out, mode=mode, on_unused_input="ignore")
+    out_value_fn = tensor_functions.function(sym, out, mode=mode, on_unused_input="ignore")
     out_shape = np.asarray(out_value_fn(*[p.copy() for p in points])).shape
     projection = rng.uniform(0.5, 1.5, size=out_shape)
     proj = T.constant(projection)
     cost = T.sum(T.cast(out, "float64") * proj)
     grads = grad(cost, sym, disconnected_inputs="ignore")
-    f = function(sym, [cost, *grads], mode=mode, on_unused_input="ignore")
+    f = tensor_functions.function(sym, [cost, *grads], mode=mode, on_unused_input="ignore")
     results = f(*[p.copy() for p in points])
     symbolic = [np.asarray(g) for g in results[1:]]
 
-    cost_only = function(sym, cost, mode=mode, on_unused_input="ignore")
+    cost_only = tensor_functions.function(sym, cost, mode=mode, on_unused_input="ignore")
     abs_tol = rtol if atol is None else atol
     worst = None
     for k, p in enumerate(points):

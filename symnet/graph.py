@@ -1,8 +1,13 @@
-"""The graph core: types, variables, constants, shared variables, Apply nodes and the Op base.
+"""The graph core: types, variables, constants, shared variables, Apply nodes, the Op contract,
+and the table of graph-building functions the layers above register.
 
-Nothing here computes numbers. Ops live in ``symnet.ops``; user-facing math in ``symnet.tensor``.
-Operator overloading on :class:`Variable` forwards to ``symnet.tensor`` (imported lazily, since
-tensor builds on this module).
+Nothing here computes numbers and nothing here imports another symnet module but the settings:
+ops live in ``symnet.ops`` (each family imports only this module, the runtime and its own
+helpers), user-facing math in ``symnet.tensor``. Code that needs a function of another family,
+or of a layer above (the printer, the compiler), calls it through :data:`tensor_functions`,
+where each family registers its functions when it is imported; the operator methods of
+:class:`Variable` (``x + y``, ``x[1:]``, ``x.sum()``) are installed from one table,
+:data:`_OPERATORS`, of names in it.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
+
+from symnet.config import config
 
 _ids = itertools.count()
 
@@ -64,8 +71,6 @@ def without_gc(fn):
 def normalize_dtype(dtype) -> str:
     """Return the NumPy name of ``dtype``, or raise TypeError if symnet does not support it."""
     if dtype == "floatX":
-        from symnet.config import config
-
         dtype = config.float_x
     name = np.dtype(dtype).name
     if name == "float16":
@@ -73,6 +78,50 @@ def normalize_dtype(dtype) -> str:
     if name not in SUPPORTED_DTYPES:
         raise TypeError(f"unsupported dtype {name!r}; symnet supports {sorted(SUPPORTED_DTYPES)}")
     return name
+
+
+class FunctionTable:
+    """The graph-building functions of the op families (and the few hooks of the layers above:
+    ``pp``, ``function``), looked up by name when called.
+
+    A family registers its public functions when it is imported (``tensor_functions.register``
+    at the bottom of its module); ``symnet`` imports every family, so the table is complete
+    before any user code runs. Code below a function's layer, or in another family, calls it
+    as ``T.sum(x)`` after ``from symnet.graph import tensor_functions as T``: the same names
+    ``symnet.tensor`` exports, without an import cycle.
+    """
+
+    def __init__(self):
+        self._functions: dict = {}
+
+    def register(self, *functions, **named):
+        """Register functions under their ``__name__`` (or the keyword's name); returns the
+        first one, so it also works as a decorator."""
+        for fn in functions:
+            named.setdefault(fn.__name__, fn)
+        for name, fn in named.items():
+            if self._functions.get(name, fn) is not fn:
+                raise ValueError(f"two functions registered as {name!r}: "
+                                 f"{self._functions[name].__module__} and {fn.__module__}")
+            self._functions[name] = fn
+        return functions[0] if functions else None
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_functions"][name]
+        except KeyError:
+            raise AttributeError(f"no graph function {name!r} is registered (is it defined and "
+                                 "registered by an op family that symnet imports?)") from None
+
+    def __contains__(self, name) -> bool:
+        return name in self._functions
+
+    def __dir__(self):
+        return sorted(self._functions)
+
+
+#: The registered graph-building functions; see :class:`FunctionTable`.
+tensor_functions = FunctionTable()
 
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -247,27 +296,19 @@ class Variable:
 
     @property
     def shape(self) -> Variable:
-        from symnet import tensor
-
-        return tensor.shape(self)
+        return tensor_functions.shape(self)
 
     @property
     def size(self) -> Variable:
-        from symnet import tensor
-
-        return tensor.prod(tensor.shape(self))
+        return tensor_functions.prod(tensor_functions.shape(self))
 
     @property
     def T(self) -> Variable:
-        from symnet import tensor
-
-        return tensor.transpose(self)
+        return tensor_functions.transpose(self)
 
     def __repr__(self):
-        from symnet.printing import pp
-
         try:
-            text = pp(self, max_length=200)
+            text = tensor_functions.pp(self, max_length=200)
         except Exception:  # never let repr fail
             text = self.name or f"<{self.type.short()}>"
         if len(text) > 200:
@@ -305,244 +346,8 @@ class Variable:
     def __ne__(self, other):
         return self is not other
 
-    # --- operators ----------------------------------------------------------------------
-    def __add__(self, other):
-        from symnet import tensor
-
-        return tensor.add(self, other)
-
-    def __radd__(self, other):
-        from symnet import tensor
-
-        return tensor.add(other, self)
-
-    def __sub__(self, other):
-        from symnet import tensor
-
-        return tensor.sub(self, other)
-
-    def __rsub__(self, other):
-        from symnet import tensor
-
-        return tensor.sub(other, self)
-
-    def __mul__(self, other):
-        from symnet import tensor
-
-        return tensor.mul(self, other)
-
-    def __rmul__(self, other):
-        from symnet import tensor
-
-        return tensor.mul(other, self)
-
-    def __truediv__(self, other):
-        from symnet import tensor
-
-        return tensor.true_div(self, other)
-
-    def __rtruediv__(self, other):
-        from symnet import tensor
-
-        return tensor.true_div(other, self)
-
-    def __floordiv__(self, other):
-        from symnet import tensor
-
-        return tensor.floor_div(self, other)
-
-    def __rfloordiv__(self, other):
-        from symnet import tensor
-
-        return tensor.floor_div(other, self)
-
-    def __mod__(self, other):
-        from symnet import tensor
-
-        return tensor.mod(self, other)
-
-    def __rmod__(self, other):
-        from symnet import tensor
-
-        return tensor.mod(other, self)
-
-    def __pow__(self, other):
-        from symnet import tensor
-
-        return tensor.pow(self, other)
-
-    def __rpow__(self, other):
-        from symnet import tensor
-
-        return tensor.pow(other, self)
-
-    def __matmul__(self, other):
-        from symnet import tensor
-
-        return tensor.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from symnet import tensor
-
-        return tensor.matmul(other, self)
-
-    def __neg__(self):
-        from symnet import tensor
-
-        return tensor.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        from symnet import tensor
-
-        return tensor.abs_(self)
-
-    def __invert__(self):
-        from symnet import tensor
-
-        return tensor.invert(self)
-
-    def __and__(self, other):
-        from symnet import tensor
-
-        return tensor.and_(self, other)
-
-    def __rand__(self, other):
-        from symnet import tensor
-
-        return tensor.and_(other, self)
-
-    def __or__(self, other):
-        from symnet import tensor
-
-        return tensor.or_(self, other)
-
-    def __ror__(self, other):
-        from symnet import tensor
-
-        return tensor.or_(other, self)
-
-    def __xor__(self, other):
-        from symnet import tensor
-
-        return tensor.xor(self, other)
-
-    def __lt__(self, other):
-        from symnet import tensor
-
-        return tensor.lt(self, other)
-
-    def __le__(self, other):
-        from symnet import tensor
-
-        return tensor.le(self, other)
-
-    def __gt__(self, other):
-        from symnet import tensor
-
-        return tensor.gt(self, other)
-
-    def __ge__(self, other):
-        from symnet import tensor
-
-        return tensor.ge(self, other)
-
-    def __getitem__(self, key):
-        from symnet import tensor
-
-        return tensor.getitem(self, key)
-
-    # --- methods --------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, dtype=None):
-        from symnet import tensor
-
-        return tensor.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
-
-    def mean(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.mean(self, axis=axis, keepdims=keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.prod(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.min(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.argmax(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.argmin(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.var(self, axis=axis, keepdims=keepdims)
-
-    def std(self, axis=None, keepdims=False):
-        from symnet import tensor
-
-        return tensor.std(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape, ndim=None):
-        from symnet import tensor
-
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list, Variable)):
-            shape = shape[0]
-        return tensor.reshape(self, shape, ndim=ndim)
-
-    def dimshuffle(self, *pattern):
-        from symnet import tensor
-
-        return tensor.dimshuffle(self, *pattern)
-
-    def flatten(self, ndim=1):
-        from symnet import tensor
-
-        return tensor.flatten(self, ndim)
-
-    def transpose(self, *axes):
-        from symnet import tensor
-
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = axes[0]
-        return tensor.transpose(self, axes or None)
-
-    def astype(self, dtype):
-        from symnet import tensor
-
-        return tensor.cast(self, dtype)
-
-    def dot(self, other):
-        from symnet import tensor
-
-        return tensor.dot(self, other)
-
-    def clip(self, a_min, a_max):
-        from symnet import tensor
-
-        return tensor.clip(self, a_min, a_max)
-
-    def squeeze(self, axis=None):
-        from symnet import tensor
-
-        return tensor.squeeze(self, axis)
+    # The operators and the short math methods (x + y, x[1:], x.sum()) are installed below the
+    # class from _OPERATORS.
 
     def nonzero_values(self):  # pragma: no cover - Theano name kept for discoverability
         raise TypeError("nonzero_values needs data-dependent shapes, which symnet does not build")
@@ -559,15 +364,13 @@ class Variable:
         >>> float((x * 2).eval({x: 3.0}))
         6.0
         """
-        from symnet.compiler.function import function
-
         inputs_to_values = dict(inputs_to_values or {})
         inputs = list(inputs_to_values)
         cache = self.tag.setdefault("eval_cache", {})
         key = (tuple(id(v) for v in inputs), tuple(sorted(kwargs.items())))
         fn = cache.get(key)
         if fn is None:
-            fn = function(inputs, self, on_unused_input="ignore", **kwargs)
+            fn = tensor_functions.function(inputs, self, on_unused_input="ignore", **kwargs)
             cache[key] = fn
         return fn(*[inputs_to_values[v] for v in inputs])
 
@@ -588,6 +391,79 @@ class Variable:
         # A computed variable travels as its whole graph, flattened in topological order:
         # pickling (and copy.deepcopy) never recurses once per node, so deep graphs pickle.
         return (_unflatten_graph, _flatten_graph(self))
+
+
+# --- the operator methods of Variable --------------------------------------------------------
+
+#: (method, registered function, reflected): ``x + y`` is ``add(x, y)``, ``2 - x`` (``__rsub__``)
+#: is ``sub(2, x)``; methods without an operand (``-x``) are unary.
+_OPERATORS = (
+    ("__add__", "add", False), ("__radd__", "add", True),
+    ("__sub__", "sub", False), ("__rsub__", "sub", True),
+    ("__mul__", "mul", False), ("__rmul__", "mul", True),
+    ("__truediv__", "true_div", False), ("__rtruediv__", "true_div", True),
+    ("__floordiv__", "floor_div", False), ("__rfloordiv__", "floor_div", True),
+    ("__mod__", "mod", False), ("__rmod__", "mod", True),
+    ("__pow__", "pow", False), ("__rpow__", "pow", True),
+    ("__matmul__", "matmul", False), ("__rmatmul__", "matmul", True),
+    ("__and__", "and_", False), ("__rand__", "and_", True),
+    ("__or__", "or_", False), ("__ror__", "or_", True),
+    ("__xor__", "xor", False),
+    ("__lt__", "lt", False), ("__le__", "le", False),
+    ("__gt__", "gt", False), ("__ge__", "ge", False),
+    ("__getitem__", "getitem", False),
+    ("__neg__", "neg", None), ("__abs__", "abs", None), ("__invert__", "invert", None),
+    # methods whose arguments pass through unchanged
+    ("sum", "sum", False), ("mean", "mean", False), ("prod", "prod", False),
+    ("max", "max", False), ("min", "min", False), ("argmax", "argmax", False),
+    ("argmin", "argmin", False), ("var", "var", False), ("std", "std", False),
+    ("dimshuffle", "dimshuffle", False), ("flatten", "flatten", False),
+    ("astype", "cast", False), ("dot", "dot", False), ("clip", "clip", False),
+    ("squeeze", "squeeze", False),
+)
+
+
+def _operator(method: str, name: str, reflected: bool | None):
+    if reflected is None:
+        def apply(self):
+            return getattr(tensor_functions, name)(self)
+    elif reflected:
+        def apply(self, other):
+            return getattr(tensor_functions, name)(other, self)
+    else:
+        def apply(self, *args, **kwargs):
+            return getattr(tensor_functions, name)(self, *args, **kwargs)
+    apply.__name__ = apply.__qualname__ = method
+    apply.__doc__ = f"``{name}`` of symnet.tensor on this variable."
+    return apply
+
+
+for _method, _name, _reflected in _OPERATORS:
+    setattr(Variable, _method, _operator(_method, _name, _reflected))
+del _method, _name, _reflected
+
+
+def _pos(self):
+    return self
+
+
+def _reshape(self, *shape, ndim=None):
+    """``reshape(self, shape)``; the shape may also come as separate arguments."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Variable)):
+        shape = shape[0]
+    return tensor_functions.reshape(self, shape, ndim=ndim)
+
+
+def _transpose(self, *axes):
+    """``transpose(self, axes)``; the axes may also come as separate arguments."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    return tensor_functions.transpose(self, axes or None)
+
+
+Variable.__pos__ = _pos
+Variable.reshape = _reshape
+Variable.transpose = _transpose
 
 
 def _flatten_graph(var: Variable) -> tuple[list, tuple[int, int]]:
@@ -643,9 +519,7 @@ class Constant(Variable):
         return (self.type, self.data.shape, self.data.tobytes())
 
     def __repr__(self):
-        from symnet.printing import pp
-
-        return pp(self)
+        return tensor_functions.pp(self)
 
 
 def _c_order(arr: np.ndarray) -> np.ndarray:
@@ -795,9 +669,107 @@ class Op:
         return f"{type(self).__name__}{{{args}}}" if args else type(self).__name__
 
 
-def op_dataclass(cls):
-    """Decorator: make ``cls`` a frozen dataclass op (props-based equality and hashing)."""
-    return dataclass(frozen=True)(cls)
+# --- constructors of symbolic inputs and constants ---------------------------------------------
+
+
+def tensor(dtype="float64", shape=(None, None), name=None) -> Variable:
+    """A symbolic input of ``dtype`` and static ``shape`` (None = any length).
+
+    Examples
+    --------
+    >>> tensor('float32', shape=(None, 3), name='x').type
+    TensorType(float32, (?, 3))
+    """
+    if isinstance(shape, int):
+        shape = (None,) * shape
+    return TensorType(dtype, shape)(name)
+
+
+def _constructor(ndim: int, default_dtype: str | None):
+    def make(name=None, dtype=None):
+        dtype = dtype or default_dtype or "floatX"
+        return TensorType(dtype, (None,) * ndim)(name)
+
+    return make
+
+
+def _plural(single):
+    def make(*names, dtype=None):
+        if len(names) == 1 and isinstance(names[0], int):
+            names = [None] * names[0]
+        return tuple(single(n, dtype=dtype) for n in names)
+
+    return make
+
+
+_RANKS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4}
+_PREFIXES = {"d": "float64", "f": "float32", "i": "int32", "l": "int64", "b": "int8"}
+_PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "tensor3": "tensor3s",
+            "tensor4": "tensor4s"}
+
+scalar = _constructor(0, None)
+vector = _constructor(1, None)
+matrix = _constructor(2, None)
+tensor3 = _constructor(3, None)
+tensor4 = _constructor(4, None)
+scalars, vectors, matrices = _plural(scalar), _plural(vector), _plural(matrix)
+
+for _prefix, _dtype in _PREFIXES.items():
+    for _kind, _ndim in _RANKS.items():
+        _single = _constructor(_ndim, _dtype)
+        _single.__name__ = _prefix + _kind
+        _single.__doc__ = f"A symbolic {_dtype} {_kind} input (``{_prefix}{_kind}('name')``)."
+        globals()[_prefix + _kind] = _single
+        _many = _plural(_single)
+        _many.__name__ = _prefix + _PLURALS[_kind]
+        _many.__doc__ = f"Several {_dtype} {_kind} inputs: ``{_prefix}{_PLURALS[_kind]}('a', 'b')``."
+        globals()[_prefix + _PLURALS[_kind]] = _many
+del _prefix, _dtype, _kind, _ndim, _single, _many
+
+
+def constant(value, name=None, dtype=None) -> Constant:
+    """A constant tensor holding ``value`` (copied, read-only).
+
+    Python floats become float64 and Python ints int64 unless ``dtype`` says otherwise.
+    """
+    if isinstance(value, Variable):
+        raise TypeError(f"constant() needs a value, got the symbolic variable {value!r}")
+    arr = np.asarray(value, dtype=dtype)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"constant: unsupported value of dtype {arr.dtype}")
+    arr = arr.astype(normalize_dtype(arr.dtype), copy=False)
+    return Constant(TensorType(arr.dtype, arr.shape), arr, name=name)
+
+
+def as_tensor(value, name=None, ndim=None, dtype=None) -> Variable:
+    """Return ``value`` as a symbolic variable: variables pass through, data becomes a constant."""
+    if isinstance(value, Variable):
+        var = value
+        if dtype is not None and var.dtype != normalize_dtype(dtype):
+            var = tensor_functions.cast(var, dtype)
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, Variable)
+                                                  for v in _flatten_nested(value)):
+        var = tensor_functions.stack([as_tensor(v) for v in value])
+        if dtype is not None:
+            var = tensor_functions.cast(var, dtype)
+    else:
+        var = constant(value, name=name, dtype=dtype)
+    if ndim is not None and var.ndim != ndim:
+        raise TypeError(f"expected a {ndim}-d tensor, got {var.ndim}-d {var!r}")
+    return var
+
+
+as_tensor_variable = as_tensor
+
+tensor_functions.register(as_tensor, constant)
+
+
+def _flatten_nested(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten_nested(item)
+        else:
+            yield item
 
 
 # --- graph walking ---------------------------------------------------------------------------

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from symnet.graph import Constant, SharedVariable, Variable, as_variable_list, toposort
+from symnet.graph import (Constant, SharedVariable, Variable, as_variable_list, tensor_functions,
+                          toposort)
+from symnet.ops.elemwise import Elemwise
+from symnet.ops.shape import DimShuffle
 
 
 def _constant_text(data: np.ndarray) -> str:
@@ -45,8 +50,6 @@ def _strip_leading_ones(data: np.ndarray) -> np.ndarray:
 
 def _is_rank_padding(node) -> bool:
     """The broadcast dimshuffle Elemwise inserts to align ranks: ('x', ..., 0, 1, ...)."""
-    from symnet.ops.shape import DimShuffle
-
     if not isinstance(node.op, DimShuffle):
         return False
     order = node.op.new_order
@@ -82,8 +85,6 @@ def pp(var, max_length: int | None = None) -> str:
         if id(v) in texts:
             return texts[id(v)]
         return _leaf_text(v)
-
-    from symnet.ops.elemwise import Elemwise
 
     for node in toposort([var]):
         op = node.op
@@ -142,7 +143,6 @@ def debugprint(obj, file=None, print_type=True, source=False, rewrites=False) ->
     function (its rewritten graph; ``source=True`` adds the generated kernel module and
     ``rewrites=True`` the rewrite report).
     """
-    import sys
 
     lines: list[str] = []
     ids: dict[int, str] = {}
@@ -194,3 +194,6 @@ def debugprint(obj, file=None, print_type=True, source=False, rewrites=False) ->
     text = "\n".join(lines)
     print(text, file=file or sys.stdout)
     return text
+
+
+tensor_functions.register(pp)

@@ -16,6 +16,9 @@ import sys
 import time
 import traceback
 
+from symnet.compiler.backends.numba import _tolerate_broken_caches
+from symnet.compiler.cache import _import_file
+
 
 def die_with_parent() -> None:
     """Linux: the kernel sends SIGKILL to this process when its parent exits."""
@@ -41,9 +44,6 @@ def main() -> int:
     die_with_parent()
     if os.getppid() == 1:
         return 0  # the parent is already gone
-    from symnet.compiler.cache import _import_file
-    from symnet.compiler.backends.numba import _tolerate_broken_caches
-
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = _read(stdin, 8)

@@ -6,6 +6,7 @@ and commits shared-variable updates only after the kernel succeeded.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -15,18 +16,25 @@ from collections.abc import Mapping
 import numpy as np
 
 from symnet.compiler import background, warmup
+from symnet.compiler.backends.numba import compile_numba
+from symnet.compiler.backends.python import compile_python
 from symnet.compiler.backends.tier0 import Tier0Program
 from symnet.compiler.fgraph import FunctionGraph
+from symnet.compiler.rewrite.passes import rewrite_fgraph
 from symnet.config import SymnetWarning, config
 from symnet.graph import (
     Constant,
     SharedVariable,
     Variable,
+    as_tensor,
     clone_replace,
     filter_value,
     graph_inputs,
+    tensor_functions,
     without_gc,
 )
+from symnet.ops.math import cast
+from symnet.printing import debugprint
 
 _MISSING = object()
 
@@ -173,8 +181,6 @@ def function(inputs, outputs=None, updates=None, givens=None, on_unused_input="r
         raise ValueError(f"function: unknown mode {mode!r}; use 'numba', 'python' or 'nan_guard'")
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    from symnet.tensor import as_tensor, cast
-
     if isinstance(inputs, (Variable, In)):
         inputs = [inputs]
     ins = [i if isinstance(i, In) else In(i) for i in inputs]
@@ -300,8 +306,6 @@ class Function:
 
     def __init__(self, ins, fgraph, *, n_outputs, single, updated, shared_read, mode, name,
                  allow_input_downcast, trust_input, exclude, rewrite):
-        from symnet.compiler.rewrite.passes import rewrite_fgraph
-
         self.ins = ins
         self.fgraph = fgraph
         self.n_outputs = n_outputs
@@ -328,13 +332,9 @@ class Function:
                                      enabled=rewrite and mode != "nan_guard")
         start = time.perf_counter()
         if mode in ("python", "nan_guard"):
-            from symnet.compiler.backends.python import compile_python
-
             self.kernel = compile_python(fgraph, nan_guard=mode == "nan_guard")
             self.source = None
         else:
-            from symnet.compiler.backends.numba import compile_numba
-
             self.kernel, self.source = compile_numba(fgraph)
         self.report.compile_seconds = time.perf_counter() - start
 
@@ -639,8 +639,6 @@ class Function:
         error names the op, its inputs' shapes and the line that created it."""
         if self.mode != "numba" or getattr(exc, "symnet_node", None) is not None:
             return exc
-        from symnet.compiler.backends.python import compile_python
-
         if self._reference_run is None:
             self._reference_run = compile_python(self.reference_fgraph)
         try:
@@ -692,10 +690,6 @@ class Function:
 
     def explain(self, print_=True) -> str:
         """Which rewrites fired, node counts and time per pass, and the final graph."""
-        from symnet.printing import debugprint
-
-        import io
-
         buf = io.StringIO()
         tier = {0: "tier 0 (node by node on kernels shared by every graph)",
                 1: "tier 1 (its whole-graph kernel)", None: "the reference interpreter"}
@@ -712,3 +706,6 @@ class Function:
         # The graph travels (with the shared variables' current values); the kernel is built
         # again, or loaded from the kernel cache, where it is unpickled.
         return (_function_from_spec, (self.spec,))
+
+
+tensor_functions.register(function)

@@ -29,7 +29,8 @@ from symnet.nn.models import (  # noqa: F401
 )
 from symnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401
 from symnet.nn.recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
-from symnet.nn.saving import load_model, save_model  # noqa: F401
+from symnet.nn.models import load_model  # noqa: F401
+from symnet.nn.saving import save_model  # noqa: F401
 
 __all__ = [
     "activations", "initializers", "losses", "optimizers", "set_seed", "Activation", "Dense",

@@ -9,17 +9,21 @@ starts with an Embedding takes integer indices, which stay integers (int64).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
-import symnet as sn
 from symnet import tensor as T
+from symnet.compiler.function import function
+from symnet.grad import grad
 from symnet.nn import losses as losses_module
 from symnet.nn import optimizers as optimizers_module
-from symnet.nn.layers import Activation, Dense, Layer
+from symnet.nn import initializers
+from symnet.nn.layers import LAYERS, Activation, Dense, Layer
+from symnet.nn.saving import numbered_arrays, read_model, save_model
 
 # --- callbacks -------------------------------------------------------------------------------------
 
@@ -394,9 +398,9 @@ class Sequential:
             loss = T.mean(self.loss_fn(y, out, logits))
             metrics = [T.mean(fn(y, out)) for fn in self.metric_fns]
             params = self.params
-            grads = sn.grad(loss, params)
+            grads = grad(loss, params)
             updates = self.optimizer.get_updates(params, grads)
-            self._functions[key] = sn.function([x, y], [loss, *metrics], updates=updates,
+            self._functions[key] = function([x, y], [loss, *metrics], updates=updates,
                                                name="train_step")
         return self._functions[key]
 
@@ -408,13 +412,13 @@ class Sequential:
             out, logits = self._forward_with_logits(x, training=False)
             # per-sample values, so batches of any size average exactly
             values = [self.loss_fn(y, out, logits)] + [fn(y, out) for fn in self.metric_fns]
-            self._functions[key] = sn.function([x, y], values, name="evaluate")
+            self._functions[key] = function([x, y], values, name="evaluate")
         return self._functions[key]
 
     def _predict_function(self):
         if "predict" not in self._functions:
             x = self._symbolic_input()
-            self._functions["predict"] = sn.function([x], self(x, training=False), name="predict")
+            self._functions["predict"] = function([x], self(x, training=False), name="predict")
         return self._functions["predict"]
 
     # --- data ----------------------------------------------------------------------------------
@@ -677,11 +681,55 @@ class Sequential:
     def save(self, path) -> None:
         """Architecture, weights and compile state (optimizer slots, loss, metrics) in one file,
         written atomically; :func:`symnet.nn.load_model` reads it back."""
-        from symnet.nn.saving import save_model
-
         save_model(self, path)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_functions"] = {}
         return state
+
+
+def load_model(path):
+    """Rebuild a model saved with ``model.save(path)``: architecture, weights, generator states
+    and, if it was compiled, the compile state, so ``fit`` goes on exactly where it stopped.
+    NumPy's global random state is left untouched.
+
+    Raises
+    ------
+    ValueError
+        If the file is truncated, not a symnet model, or inconsistent with itself.
+    OSError
+        If the file cannot be opened (FileNotFoundError when it does not exist).
+    """
+    path = os.fspath(path)
+    meta, arrays = read_model(path)
+    try:
+        config = meta["config"]
+        layers = []
+        for spec in config["layers"]:
+            cls = LAYERS.get(spec["class_name"])
+            if cls is None:
+                raise ValueError(f"unknown layer class {spec['class_name']!r}")
+            layers.append(cls(**spec["config"]))
+        # weights are overwritten below: draw the throwaway initial values from a private
+        # generator so loading does not advance NumPy's global random state (a model whose
+        # input shape is known builds as its layers are added)
+        with initializers.scratch_random():
+            model = Sequential(layers, name=config["name"], dtype=config["dtype"])
+            model.build()
+        model.set_weights(numbered_arrays(arrays, "weight_"))
+        variables = [v for layer in model.layers for v in layer.states]
+        states = numbered_arrays(arrays, "state_")
+        if len(states) != len(variables):
+            raise ValueError(f"the file has {len(states)} layer states, the model {len(variables)}")
+        for var, value in zip(variables, states):
+            var.set_value(value)
+        compiled = meta.get("compile")
+        if compiled:
+            optimizer = optimizers_module.from_config(compiled["optimizer"])
+            model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
+            optimizer.set_state(numbered_arrays(arrays, "optimizer_"))
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"load_model: {path!r} holds an inconsistent model: {detail}") from None
+    return model

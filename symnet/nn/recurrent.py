@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import symnet as sn
 from symnet import tensor as T
 from symnet.nn import activations
 from symnet.nn.layers import Layer, _init_name, register
+from symnet.ops.control import scan
 
 
 class _Recurrent(Layer):
@@ -80,7 +80,7 @@ class SimpleRNN(_Recurrent):
         def step(xw_t, h, u):
             return self.activation(xw_t + T.dot(h, u))
 
-        states, _ = sn.scan(step, sequences=self._inputs_projection(x),
+        states, _ = scan(step, sequences=self._inputs_projection(x),
                             outputs_info=self._initial(x), non_sequences=[self.recurrent_kernel])
         return self._finish(states)
 
@@ -118,7 +118,7 @@ class LSTM(_Recurrent):
             return [o * self.activation(new_c), new_c]
 
         h0 = self._initial(x)
-        (hs, _cs), _ = sn.scan(step, sequences=self._inputs_projection(x),
+        (hs, _cs), _ = scan(step, sequences=self._inputs_projection(x),
                                outputs_info=[h0, T.zeros_like(h0)],
                                non_sequences=[self.recurrent_kernel])
         return self._finish(hs)
@@ -150,7 +150,7 @@ class GRU(_Recurrent):
             candidate = self.activation(xw_t[:, 2 * u:] + T.dot(r * h, recurrent[:, 2 * u:]))
             return z * h + (1 - z) * candidate
 
-        states, _ = sn.scan(step, sequences=self._inputs_projection(x),
+        states, _ = scan(step, sequences=self._inputs_projection(x),
                             outputs_info=self._initial(x), non_sequences=[self.recurrent_kernel])
         return self._finish(states)
 

@@ -62,7 +62,7 @@ def save_model(model, path) -> None:
         raise
 
 
-def _read(path: str) -> tuple[dict, dict]:
+def read_model(path: str) -> tuple[dict, dict]:
     """(meta, arrays) of a saved model; ValueError for anything that is not one."""
     with open(path, "rb") as f:  # a missing file is an OSError, as for any open()
         data = f.read()
@@ -82,59 +82,9 @@ def _read(path: str) -> tuple[dict, dict]:
     return meta, arrays
 
 
-def _numbered(arrays: dict, prefix: str) -> list[np.ndarray]:
+def numbered_arrays(arrays: dict, prefix: str) -> list[np.ndarray]:
     count = sum(1 for k in arrays if k.startswith(prefix))
     try:
         return [arrays[f"{prefix}{i}"] for i in range(count)]
     except KeyError as exc:
         raise ValueError(f"load_model: the file lacks the array {exc.args[0]!r}") from None
-
-
-def load_model(path):
-    """Rebuild a model saved with ``model.save(path)``: architecture, weights, generator states
-    and, if it was compiled, the compile state, so ``fit`` goes on exactly where it stopped.
-    NumPy's global random state is left untouched.
-
-    Raises
-    ------
-    ValueError
-        If the file is truncated, not a symnet model, or inconsistent with itself.
-    OSError
-        If the file cannot be opened (FileNotFoundError when it does not exist).
-    """
-    from symnet.nn import initializers, optimizers
-    from symnet.nn.layers import LAYERS
-    from symnet.nn.models import Sequential
-
-    path = os.fspath(path)
-    meta, arrays = _read(path)
-    try:
-        config = meta["config"]
-        layers = []
-        for spec in config["layers"]:
-            cls = LAYERS.get(spec["class_name"])
-            if cls is None:
-                raise ValueError(f"unknown layer class {spec['class_name']!r}")
-            layers.append(cls(**spec["config"]))
-        # weights are overwritten below: draw the throwaway initial values from a private
-        # generator so loading does not advance NumPy's global random state (a model whose
-        # input shape is known builds as its layers are added)
-        with initializers.scratch_random():
-            model = Sequential(layers, name=config["name"], dtype=config["dtype"])
-            model.build()
-        model.set_weights(_numbered(arrays, "weight_"))
-        variables = [v for layer in model.layers for v in layer.states]
-        states = _numbered(arrays, "state_")
-        if len(states) != len(variables):
-            raise ValueError(f"the file has {len(states)} layer states, the model {len(variables)}")
-        for var, value in zip(variables, states):
-            var.set_value(value)
-        compiled = meta.get("compile")
-        if compiled:
-            optimizer = optimizers.from_config(compiled["optimizer"])
-            model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
-            optimizer.set_state(_numbered(arrays, "optimizer_"))
-    except (KeyError, TypeError, ValueError) as exc:
-        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ValueError(f"load_model: {path!r} holds an inconsistent model: {detail}") from None
-    return model

@@ -33,6 +33,7 @@ from symnet.graph import (
     graph_inputs,
     toposort,
 )
+from symnet.ops.math import weak_operands
 
 
 def _tensor():
@@ -443,7 +444,7 @@ def ifelse(condition, then_branch, else_branch, name: str | None = None):
                         f"({condition.type.short()})")
     pairs = []
     for k, (a, b) in enumerate(zip(thens, elses)):
-        a, b = T._weak_operands(a, b)
+        a, b = weak_operands(a, b)
         if a.ndim != b.ndim:
             raise TypeError(f"ifelse: output {k} is {a.ndim}-d in the then branch ({_label(a)}) "
                             f"but {b.ndim}-d in the else branch ({_label(b)})")

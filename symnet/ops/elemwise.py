@@ -16,7 +16,9 @@ import numba
 import numba.extending
 import numpy as np
 
-from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
+from symnet.graph import (Apply, Constant, Op, TensorType, Variable, as_tensor, constant,
+                          normalize_dtype)
+from symnet.graph import tensor_functions as T
 from symnet.ops.kernel import kernel, tolerate_broken_cache
 
 # --- dtype rules -------------------------------------------------------------------------------
@@ -104,14 +106,7 @@ def _zero_grad(xs, gz):
 def _piecewise_constant_grad(xs, gz):
     """floor, round, sign...: the gradient is 0 wherever it exists (as in Theano), so a cost
     built through them gets zeros rather than a disconnected-input error."""
-    return [_T().zeros_like(x) for x in xs]
-
-
-def _T():
-    """symnet.tensor, imported when a gradient is built (tensor imports this module)."""
-    from symnet import tensor
-
-    return tensor
+    return [T.zeros_like(x) for x in xs]
 
 
 def _sigmoid_np(x):
@@ -183,12 +178,12 @@ TRUE_DIV = ScalarRule("true_div", np.true_divide, _true_div_template,
 FLOOR_DIV = ScalarRule("floor_div", np.floor_divide, "({0} // {1})",
                        grad=_piecewise_constant_grad, nin=2, infix="//")
 MOD = ScalarRule("mod", np.mod, "({0} % {1})",
-                 grad=lambda xs, gz: [gz, -gz * _T().floor_div(xs[0], xs[1])], nin=2, infix="%")
+                 grad=lambda xs, gz: [gz, -gz * T.floor_div(xs[0], xs[1])], nin=2, infix="%")
 POW = ScalarRule(
     "pow", np.power, "({0} ** {1})",
     grad=lambda xs, gz: [
         gz * xs[1] * xs[0] ** (xs[1] - 1),
-        gz * _T().switch(_T().gt(xs[0], 0), _T().log(_T().switch(_T().gt(xs[0], 0), xs[0], 1)), 0)
+        gz * T.switch(T.gt(xs[0], 0), T.log(T.switch(T.gt(xs[0], 0), xs[0], 1)), 0)
         * xs[0] ** xs[1],
     ],
     nin=2, infix="**",
@@ -196,27 +191,27 @@ POW = ScalarRule(
 MAXIMUM = ScalarRule(
     "maximum", np.maximum, _ufunc2_template("maximum"),
     # ties send the gradient to the first argument, deterministically
-    grad=lambda xs, gz: [gz * _T().cast(_T().ge(xs[0], xs[1]), gz.dtype),
-                         gz * _T().cast(_T().lt(xs[0], xs[1]), gz.dtype)],
+    grad=lambda xs, gz: [gz * T.cast(T.ge(xs[0], xs[1]), gz.dtype),
+                         gz * T.cast(T.lt(xs[0], xs[1]), gz.dtype)],
     nin=2, commutative=True, associative=True,
 )
 MINIMUM = ScalarRule(
     "minimum", np.minimum, _ufunc2_template("minimum"),
-    grad=lambda xs, gz: [gz * _T().cast(_T().le(xs[0], xs[1]), gz.dtype),
-                         gz * _T().cast(_T().gt(xs[0], xs[1]), gz.dtype)],
+    grad=lambda xs, gz: [gz * T.cast(T.le(xs[0], xs[1]), gz.dtype),
+                         gz * T.cast(T.gt(xs[0], xs[1]), gz.dtype)],
     nin=2, commutative=True, associative=True,
 )
 
 NEG = ScalarRule("neg", np.negative, "(-{0})", grad=lambda xs, gz: [-gz], infix="-")
-ABS = ScalarRule("abs", np.abs, "abs({0})", grad=lambda xs, gz: [gz * _T().sign(xs[0])],
+ABS = ScalarRule("abs", np.abs, "abs({0})", grad=lambda xs, gz: [gz * T.sign(xs[0])],
                  pp_name="abs")
 SIGN = ScalarRule("sign", np.sign, "np.sign({0})", grad=_piecewise_constant_grad)
 EXP = ScalarRule("exp", np.exp, _vmath_template("exp"),
-                 grad=lambda xs, gz: [gz * _T().exp(xs[0])], dtype=float_dtype)
+                 grad=lambda xs, gz: [gz * T.exp(xs[0])], dtype=float_dtype)
 EXP2 = ScalarRule("exp2", np.exp2, "np.exp2({0})",
-                  grad=lambda xs, gz: [gz * _T().exp2(xs[0]) * np.log(2.0)], dtype=float_dtype)
+                  grad=lambda xs, gz: [gz * T.exp2(xs[0]) * np.log(2.0)], dtype=float_dtype)
 EXPM1 = ScalarRule("expm1", np.expm1, _vmath_template("expm1"),
-                   grad=lambda xs, gz: [gz * _T().exp(xs[0])], dtype=float_dtype)
+                   grad=lambda xs, gz: [gz * T.exp(xs[0])], dtype=float_dtype)
 LOG = ScalarRule("log", np.log, _vmath_template("log"), grad=lambda xs, gz: [gz / xs[0]],
                  dtype=float_dtype)
 LOG2 = ScalarRule("log2", np.log2, "np.log2({0})",
@@ -226,33 +221,33 @@ LOG10 = ScalarRule("log10", np.log10, "np.log10({0})",
 LOG1P = ScalarRule("log1p", np.log1p, _vmath_template("log1p"),
                    grad=lambda xs, gz: [gz / (1 + xs[0])], dtype=float_dtype)
 SQRT = ScalarRule("sqrt", np.sqrt, "np.sqrt({0})",
-                  grad=lambda xs, gz: [gz * 0.5 / _T().sqrt(xs[0])], dtype=float_dtype)
+                  grad=lambda xs, gz: [gz * 0.5 / T.sqrt(xs[0])], dtype=float_dtype)
 SQR = ScalarRule("sqr", _sqr_np, "({0} * {0})", grad=lambda xs, gz: [gz * 2 * xs[0]])
-SIN = ScalarRule("sin", np.sin, "np.sin({0})", grad=lambda xs, gz: [gz * _T().cos(xs[0])],
+SIN = ScalarRule("sin", np.sin, "np.sin({0})", grad=lambda xs, gz: [gz * T.cos(xs[0])],
                  dtype=float_dtype)
-COS = ScalarRule("cos", np.cos, "np.cos({0})", grad=lambda xs, gz: [-gz * _T().sin(xs[0])],
+COS = ScalarRule("cos", np.cos, "np.cos({0})", grad=lambda xs, gz: [-gz * T.sin(xs[0])],
                  dtype=float_dtype)
 TAN = ScalarRule("tan", np.tan, "np.tan({0})",
-                 grad=lambda xs, gz: [gz / _T().sqr(_T().cos(xs[0]))], dtype=float_dtype)
+                 grad=lambda xs, gz: [gz / T.sqr(T.cos(xs[0]))], dtype=float_dtype)
 ARCSIN = ScalarRule("arcsin", np.arcsin, "np.arcsin({0})",
-                    grad=lambda xs, gz: [gz / _T().sqrt(1 - _T().sqr(xs[0]))], dtype=float_dtype)
+                    grad=lambda xs, gz: [gz / T.sqrt(1 - T.sqr(xs[0]))], dtype=float_dtype)
 ARCCOS = ScalarRule("arccos", np.arccos, "np.arccos({0})",
-                    grad=lambda xs, gz: [-gz / _T().sqrt(1 - _T().sqr(xs[0]))], dtype=float_dtype)
+                    grad=lambda xs, gz: [-gz / T.sqrt(1 - T.sqr(xs[0]))], dtype=float_dtype)
 ARCTAN = ScalarRule("arctan", np.arctan, "np.arctan({0})",
-                    grad=lambda xs, gz: [gz / (1 + _T().sqr(xs[0]))], dtype=float_dtype)
-SINH = ScalarRule("sinh", np.sinh, "np.sinh({0})", grad=lambda xs, gz: [gz * _T().cosh(xs[0])],
+                    grad=lambda xs, gz: [gz / (1 + T.sqr(xs[0]))], dtype=float_dtype)
+SINH = ScalarRule("sinh", np.sinh, "np.sinh({0})", grad=lambda xs, gz: [gz * T.cosh(xs[0])],
                   dtype=float_dtype)
-COSH = ScalarRule("cosh", np.cosh, "np.cosh({0})", grad=lambda xs, gz: [gz * _T().sinh(xs[0])],
+COSH = ScalarRule("cosh", np.cosh, "np.cosh({0})", grad=lambda xs, gz: [gz * T.sinh(xs[0])],
                   dtype=float_dtype)
 TANH = ScalarRule("tanh", np.tanh, _vmath_template("tanh"),
-                  grad=lambda xs, gz: [gz * (1 - _T().sqr(_T().tanh(xs[0])))], dtype=float_dtype)
+                  grad=lambda xs, gz: [gz * (1 - T.sqr(T.tanh(xs[0])))], dtype=float_dtype)
 SIGMOID = ScalarRule(
     "sigmoid", _sigmoid_np, _vmath_template("sigmoid"),
-    grad=lambda xs, gz: [gz * _T().sigmoid(xs[0]) * (1 - _T().sigmoid(xs[0]))],
+    grad=lambda xs, gz: [gz * T.sigmoid(xs[0]) * (1 - T.sigmoid(xs[0]))],
     dtype=float_dtype,
 )
 SOFTPLUS = ScalarRule("softplus", _softplus_np, _vmath_template("softplus"),
-                      grad=lambda xs, gz: [gz * _T().sigmoid(xs[0])], dtype=float_dtype)
+                      grad=lambda xs, gz: [gz * T.sigmoid(xs[0])], dtype=float_dtype)
 FLOOR = ScalarRule("floor", np.floor, "np.floor({0})", grad=_piecewise_constant_grad,
                    dtype=float_dtype)
 CEIL = ScalarRule("ceil", np.ceil, "np.ceil({0})", grad=_piecewise_constant_grad,
@@ -290,8 +285,8 @@ SWITCH = ScalarRule(
     "switch", _switch_np, "({1} if {0} else {2})",
     grad=lambda xs, gz: [
         None,
-        _T().switch(xs[0], gz, _T().zeros_like(gz)),
-        _T().switch(xs[0], _T().zeros_like(gz), gz),
+        T.switch(xs[0], gz, T.zeros_like(gz)),
+        T.switch(xs[0], T.zeros_like(gz), gz),
     ],
     nin=3, dtype=_switch_dtype,
 )
@@ -318,7 +313,7 @@ def cast_rule(dtype: str) -> ScalarRule:
         (x,) = xs
         if np.dtype(x.dtype).kind != "f":
             return [None]
-        return [_T().cast(gz, x.dtype)]
+        return [T.cast(gz, x.dtype)]
 
     return ScalarRule(name, to_dtype, template, grad=cast_grad,
                       dtype=lambda fn, dtypes: dtype, pp_name=f"cast{{{dtype}}}")
@@ -356,8 +351,6 @@ class Elemwise(Op):
     rule: ScalarRule
 
     def make_node(self, *inputs):
-        from symnet.tensor import as_tensor
-
         rule = self.rule
         if len(inputs) != rule.nin:
             raise TypeError(f"{rule.name} takes {rule.nin} inputs, got {len(inputs)}")
@@ -413,10 +406,8 @@ class Elemwise(Op):
 
 
 def _short_pp(x: Variable) -> str:
-    from symnet.printing import pp
-
     try:
-        return pp(x, max_length=60)
+        return T.pp(x, max_length=60)
     except Exception:
         return x.name or "?"
 
@@ -425,12 +416,8 @@ def _pad_rank(x: Variable, ndim: int) -> Variable:
     if x.ndim == ndim:
         return x
     if isinstance(x, Constant):
-        from symnet.tensor import constant
-
         return constant(x.data.reshape((1,) * (ndim - x.ndim) + x.data.shape))
-    from symnet.ops.shape import DimShuffle
-
-    return DimShuffle(("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
+    return T.dimshuffle(x, *(("x",) * (ndim - x.ndim) + tuple(range(x.ndim))))
 
 
 # Op instances, one per rule, for rewrites to match against (owner_op(v) == add).

@@ -15,21 +15,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from symnet.graph import Apply, Op, TensorType, Variable, normalize_dtype
+from symnet.graph import Apply, Op, TensorType, Variable, as_tensor, normalize_dtype
+from symnet.graph import tensor_functions
 from symnet.ops import blas
+from symnet.ops.elemwise import _short_pp, broadcast_static_shapes, mul
 from symnet.ops.kernel import kernel
-
-
-def _as_tensor(x):
-    from symnet.tensor import as_tensor
-
-    return as_tensor(x)
-
-
-def _short_pp(x: Variable) -> str:
-    from symnet.ops.elemwise import _short_pp
-
-    return _short_pp(x)
+from symnet.ops.shape import dimshuffle, flatten, transpose
 
 
 def _result_dtype(a: Variable, b: Variable) -> str:
@@ -68,17 +59,12 @@ def _cast_source(name: str, dtype: str, target: str) -> str:
 
 def _swap_last(x: Variable) -> Variable:
     """``x`` with its last two axes exchanged (a view)."""
-    from symnet.ops.shape import dimshuffle
-
     order = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
     return dimshuffle(x, order)
 
 
 def _outer_vectors(u: Variable, v: Variable) -> Variable:
     """``u[:, None] * v[None, :]`` for vectors (fused by the elementwise pass)."""
-    from symnet.ops.elemwise import mul
-    from symnet.ops.shape import dimshuffle
-
     return mul(dimshuffle(u, (0, "x")), dimshuffle(v, ("x", 0)))
 
 
@@ -199,7 +185,7 @@ class Dot(Op):
     pp_name = "dot"
 
     def make_node(self, a, b):
-        a, b = _as_tensor(a), _as_tensor(b)
+        a, b = as_tensor(a), as_tensor(b)
         for position, x in enumerate((a, b)):
             if x.ndim not in (1, 2):
                 raise TypeError(
@@ -241,9 +227,6 @@ class Dot(Op):
         return expr
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.elemwise import mul
-        from symnet.ops.shape import transpose
-
         a, b = inputs
         (gz,) = output_grads
         if a.ndim == 1 and b.ndim == 1:
@@ -269,9 +252,7 @@ class BatchedMatmul(Op):
     pp_name = "matmul"
 
     def make_node(self, a, b):
-        from symnet.ops.elemwise import broadcast_static_shapes
-
-        a, b = _as_tensor(a), _as_tensor(b)
+        a, b = as_tensor(a), as_tensor(b)
         if a.ndim != b.ndim or a.ndim < 3:
             raise TypeError(
                 f"BatchedMatmul: operands must have the same rank, at least 3; got "
@@ -334,7 +315,7 @@ class TensorDot(Op):
     pp_name = "tensordot"
 
     def make_node(self, a, b):
-        a, b = _as_tensor(a), _as_tensor(b)
+        a, b = as_tensor(a), as_tensor(b)
         if len(self.axes_a) != len(self.axes_b) or not self.axes_a:
             raise ValueError(
                 f"tensordot: axes {self.axes_a} and {self.axes_b} must pair at least one axis of "
@@ -385,8 +366,6 @@ class TensorDot(Op):
         ]
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.shape import transpose
-
         a, b = inputs
         (gz,) = output_grads
         free_a, free_b = self._free_axes(a.ndim, b.ndim)
@@ -448,9 +427,7 @@ def dot(a, b) -> Variable:
     >>> float(T.dot(v, v).eval({v: np.array([1.0, 2.0, 3.0])}))
     14.0
     """
-    from symnet.ops.elemwise import mul
-
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
     if a.ndim <= 2 and b.ndim <= 2:
@@ -493,9 +470,7 @@ def matmul(a, b) -> Variable:
     >>> T.matmul(T.dvector('v'), T.dtensor3('s')).ndim
     2
     """
-    from symnet.ops.shape import dimshuffle
-
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     for position, x in enumerate((a, b)):
         if x.ndim == 0:
             raise ValueError(
@@ -535,10 +510,8 @@ def outer(a, b) -> Variable:
     array([[ 3.,  4.,  5.],
            [ 6.,  8., 10.]])
     """
-    from symnet.ops.shape import dimshuffle, flatten
-
     def as_vector(x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         if x.ndim == 0:
             return dimshuffle(x, ("x",))
         if x.ndim == 1:
@@ -614,10 +587,7 @@ def tensordot(a, b, axes=2) -> Variable:
     >>> T.tensordot(a, b, axes=1).type
     TensorType(float64, (2, 3, 3, 5))
     """
-    from symnet.ops.elemwise import mul
-    from symnet.ops.shape import dimshuffle
-
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     axes_a, axes_b = _normalize_axes(axes, a, b)
     _check_static_pair("tensordot", a, b, zip(axes_a, axes_b))
     if not axes_a:
@@ -625,3 +595,8 @@ def tensordot(a, b, axes=2) -> Variable:
     if a.ndim <= 2 and b.ndim <= 2 and axes_a == (a.ndim - 1,) and axes_b == (0,):
         return Dot()(a, b)
     return TensorDot(axes_a, axes_b)(a, b)
+
+
+tensor_functions.register(
+    dot, matmul, outer, tensordot,
+)

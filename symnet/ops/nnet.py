@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symnet.graph import Apply, Constant, Op, TensorType, Variable
+from symnet.graph import Apply, Constant, Op, TensorType, Variable, as_tensor
+from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import numpy_result_dtype
 from symnet.ops.kernel import kernel
-from symnet.tensor import relu, sigmoid, softplus  # T.nnet re-exports them
+from symnet.ops.math import relu, sigmoid, softplus  # noqa: F401 - T.nnet re-exports them
 
 __all__ = [
     "sigmoid",
@@ -48,13 +49,6 @@ __all__ = [
 ]
 
 
-def _T():
-    """symnet.tensor (imported when a graph is built: tensor re-exports this module)."""
-    from symnet import tensor
-
-    return tensor
-
-
 def _is_float(dtype: str) -> bool:
     return np.dtype(dtype).kind == "f"
 
@@ -64,10 +58,8 @@ def _is_int(dtype: str) -> bool:
 
 
 def _pp_short(x: Variable) -> str:
-    from symnet.printing import pp
-
     try:
-        text = pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
+        text = T.pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     except Exception:  # printing must never hide the real error
         text = x.name or "?"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -356,7 +348,7 @@ class Softmax(Op):
     axis: int = -1
 
     def make_node(self, x):
-        x = _T().as_tensor(x)
+        x = as_tensor(x)
         _require_float("softmax", "the input", x)
         _axis_in_range("softmax", self.axis, x)
         return Apply(self, [x], [TensorType(x.dtype, x.type.shape)()])
@@ -375,7 +367,7 @@ class Softmax(Op):
         (x,) = inputs
         (gz,) = output_grads
         sm = self(x)
-        return [(gz - _T().sum(gz * sm, axis=self.axis, keepdims=True)) * sm]
+        return [(gz - T.sum(gz * sm, axis=self.axis, keepdims=True)) * sm]
 
     pp_name = "softmax"
 
@@ -387,7 +379,7 @@ class LogSoftmax(Op):
     axis: int = -1
 
     def make_node(self, x):
-        x = _T().as_tensor(x)
+        x = as_tensor(x)
         _require_float("log_softmax", "the input", x)
         _axis_in_range("log_softmax", self.axis, x)
         return Apply(self, [x], [TensorType(x.dtype, x.type.shape)()])
@@ -405,7 +397,6 @@ class LogSoftmax(Op):
         # d log_softmax: gz - exp(lsm) * sum(gz, axis, keepdims)
         (x,) = inputs
         (gz,) = output_grads
-        T = _T()
         lsm = self(x)
         return [gz - T.exp(lsm) * T.sum(gz, axis=self.axis, keepdims=True)]
 
@@ -414,8 +405,7 @@ class LogSoftmax(Op):
 
 def _float_input(x):
     """``x`` as a tensor; integer and bool inputs become floats as ``exp`` would make them."""
-    T = _T()
-    x = T.as_tensor(x)
+    x = as_tensor(x)
     if not _is_float(x.dtype):
         x = T.cast(x, numpy_result_dtype(np.exp, (x.dtype,)))
     return x
@@ -425,7 +415,7 @@ def _targets_like(t: Variable, ref: Variable) -> Variable:
     """Bool and integer targets (0/1 labels, one-hot rows) in the float dtype of ``ref``."""
     if _is_float(t.dtype) or not _is_float(ref.dtype):
         return t
-    return _T().cast(t, ref.dtype)
+    return T.cast(t, ref.dtype)
 
 
 def softmax(x, axis: int = -1) -> Variable:
@@ -491,8 +481,7 @@ class GatherLabels(Op):
     names (``x[arange(n), labels]`` for a matrix). Labels are checked: 0 <= label < classes."""
 
     def make_node(self, x, labels):
-        T = _T()
-        x, labels = T.as_tensor(x), T.as_tensor(labels)
+        x, labels = as_tensor(x), as_tensor(labels)
         _require_labels("gather_labels", labels, x)
         return Apply(self, [x, labels], [TensorType(x.dtype, _leading_shape(x, labels))()])
 
@@ -519,8 +508,7 @@ class ScatterLabels(Op):
     holding ``g`` at ``[..., labels]`` (``g`` has the labels' shape)."""
 
     def make_node(self, g, labels, n_classes):
-        T = _T()
-        g, labels, n_classes = T.as_tensor(g), T.as_tensor(labels), T.as_tensor(n_classes)
+        g, labels, n_classes = as_tensor(g), as_tensor(labels), as_tensor(n_classes)
         if not _is_int(labels.dtype):
             raise TypeError(
                 f"scatter_labels: labels must be an integer tensor, got {_describe(labels)}"
@@ -576,7 +564,7 @@ class ScatterLabels(Op):
 
 def _n_classes(x: Variable) -> Variable:
     """The length of ``x``'s last axis (a constant when known statically)."""
-    return _T().shape_i(x, x.ndim - 1)
+    return T.shape_i(x, x.ndim - 1)
 
 
 @dataclass(frozen=True)
@@ -585,8 +573,7 @@ class CrossentropyCategorical1Hot(Op):
     integer labels of its last axis (Theano's ``crossentropy_categorical_1hot``)."""
 
     def make_node(self, coding_dist, labels):
-        T = _T()
-        p, labels = T.as_tensor(coding_dist), T.as_tensor(labels)
+        p, labels = as_tensor(coding_dist), as_tensor(labels)
         _require_float("crossentropy_categorical_1hot", "coding_dist", p)
         _require_labels("crossentropy_categorical_1hot", labels, p)
         return Apply(self, [p, labels], [TensorType(p.dtype, _leading_shape(p, labels))()])
@@ -625,8 +612,7 @@ class CrossentropySoftmaxWithLogits(Op):
     axis: int = -1
 
     def make_node(self, logits, targets):
-        T = _T()
-        x, t = T.as_tensor(logits), T.as_tensor(targets)
+        x, t = as_tensor(logits), as_tensor(targets)
         opname = "crossentropy_softmax_with_logits"
         _require_float(opname, "logits", x)
         if np.dtype(t.dtype).kind not in "biuf":
@@ -675,7 +661,6 @@ class CrossentropySoftmaxWithLogits(Op):
         # d/dt = -log_softmax(x); both times gz broadcast back over the axis
         x, t = inputs
         (gz,) = output_grads
-        T = _T()
         axis = self.axis % x.ndim
         gz = T.expand_dims(gz, axis)
         gx = (Softmax(self.axis)(x) * T.sum(t, axis=axis, keepdims=True) - t) * gz
@@ -691,8 +676,7 @@ class SparseCrossentropySoftmaxWithLogits(Op):
     integer ``labels`` against ``softmax(logits)``, finite for any finite logits."""
 
     def make_node(self, logits, labels):
-        T = _T()
-        x, labels = T.as_tensor(logits), T.as_tensor(labels)
+        x, labels = as_tensor(logits), as_tensor(labels)
         opname = "sparse_crossentropy_softmax_with_logits"
         _require_float(opname, "logits", x)
         _require_labels(opname, labels, x)
@@ -713,7 +697,6 @@ class SparseCrossentropySoftmaxWithLogits(Op):
         # d/dx = (softmax(x) - onehot(labels)) * gz
         x, labels = inputs
         (gz,) = output_grads
-        T = _T()
         gx = Softmax(-1)(x) * T.expand_dims(gz, -1) - ScatterLabels()(gz, labels, _n_classes(x))
         return [gx, None]
 
@@ -738,9 +721,8 @@ def binary_crossentropy(output, target) -> Variable:
     >>> T.nnet.binary_crossentropy(p, t).eval({p: np.array([0.5, 0.9]), t: np.array([1.0, 1.0])})
     array([0.69314718, 0.10536052])
     """
-    T = _T()
-    o = T.as_tensor(output)
-    t = _targets_like(T.as_tensor(target), o)
+    o = as_tensor(output)
+    t = _targets_like(as_tensor(target), o)
     return -(t * T.log(o) + (1 - t) * T.log(1 - o))
 
 
@@ -771,8 +753,7 @@ def categorical_crossentropy(coding_dist, true_dist) -> Variable:
     >>> T.nnet.categorical_crossentropy(p, y).eval({p: probs, y: np.array([0, 2])})
     array([0.69314718, 0.22314355])
     """
-    T = _T()
-    p, t = T.as_tensor(coding_dist), T.as_tensor(true_dist)
+    p, t = as_tensor(coding_dist), as_tensor(true_dist)
     opname = "categorical_crossentropy"
     if p.ndim == 0:
         raise ValueError(f"{opname}: coding_dist must be at least 1-d, got the 0-d {_describe(p)}")
@@ -815,8 +796,7 @@ def softmax_cross_entropy_with_logits(logits, targets) -> Variable:
     >>> loss.eval({x: np.array([[1e4, 0.0], [0.0, 0.0]]), y: np.array([1, 0])})
     array([1.00000000e+04, 6.93147181e-01])
     """
-    T = _T()
-    x, t = _float_input(logits), T.as_tensor(targets)
+    x, t = _float_input(logits), as_tensor(targets)
     opname = "softmax_cross_entropy_with_logits"
     if x.ndim == 0:
         raise ValueError(f"{opname}: logits must be at least 1-d, got the 0-d {_describe(x)}")
@@ -847,9 +827,8 @@ def sigmoid_binary_crossentropy_with_logits(logits, targets) -> Variable:
     >>> loss.eval({x: np.array([0.0, 1000.0, -1000.0]), t: np.array([1.0, 0.0, 0.0])})
     array([6.93147181e-01, 1.00000000e+03, 0.00000000e+00])
     """
-    T = _T()
     x = _float_input(logits)
-    t = _targets_like(T.as_tensor(targets), x)
+    t = _targets_like(as_tensor(targets), x)
     return T.softplus(x) - t * x
 
 

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symnet.graph import Apply, Op, SharedVariable, TensorType
+from symnet.config import config
+from symnet.graph import Apply, Op, SharedVariable, TensorType, as_tensor, normalize_dtype
+from symnet.graph import tensor_functions as T
 from symnet.ops.kernel import kernel
+from symnet.ops.shape import _static_vector, as_shape_vector
 
 _U64 = np.uint64
 
@@ -154,9 +157,6 @@ class RandomDraw(Op):
     nondeterministic = True  # never constant-folded
 
     def make_node(self, state, size, a, b):
-        from symnet.ops.shape import _static_vector, as_shape_vector
-        from symnet.tensor import as_tensor
-
         state = as_tensor(state)
         size = as_shape_vector(size)
         a, b = as_tensor(a), as_tensor(b)
@@ -200,9 +200,7 @@ class RandomPermutation(Op):
     nondeterministic = True
 
     def make_node(self, state, n):
-        from symnet.tensor import as_tensor, cast
-
-        n = cast(as_tensor(n), "int64")
+        n = T.cast(as_tensor(n), "int64")
         return Apply(self, [as_tensor(state), n],
                      [TensorType("uint64", (2,))(), TensorType("int64", (None,))()])
 
@@ -257,9 +255,6 @@ class RandomStream:
             state.set_value(seed_state(self.seed_value * 1000003 + i))
 
     def _draw(self, dist, size, a, b, dtype, ndim=None):
-        from symnet.config import config
-        from symnet.graph import normalize_dtype
-
         if dtype is None:
             dtype = "int64" if dist == "binomial" else config.float_x
         dtype = normalize_dtype(dtype)
@@ -300,11 +295,9 @@ class RandomStream:
 
     def choice(self, a, size=(), replace=True):
         """Samples of the entries of vector ``a`` (or of arange(a) for an int), uniformly."""
-        from symnet import tensor as T
-
         if isinstance(a, (int, np.integer)):
             a = T.arange(int(a))
-        a = T.as_tensor(a)
+        a = as_tensor(a)
         n = T.shape(a)[0]
         if replace:
             u = self.uniform(size, 0.0, 1.0, dtype="float64")

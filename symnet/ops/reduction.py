@@ -15,22 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symnet.graph import Apply, Op, TensorType, Variable
+from symnet.graph import Apply, Op, TensorType, Variable, as_tensor
+from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import scalar_literal
 from symnet.ops.kernel import kernel
-
-
-def _as_tensor(x):
-    from symnet.tensor import as_tensor
-
-    return as_tensor(x)
-
-
-def _T():
-    """symnet.tensor, imported when a graph is built (tensor imports this module)."""
-    from symnet import tensor
-
-    return tensor
 
 
 # --- axes and dtypes ---------------------------------------------------------------------------
@@ -342,7 +330,7 @@ class Reduce(Op):
     keepdims: bool = False
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         self.check_axes(x)
         shape = _reduced_shape(x.type.shape, self.axis, self.keepdims)
         return Apply(self, [x], [TensorType(self.output_dtype(x.dtype), shape)()])
@@ -361,9 +349,7 @@ class Reduce(Op):
         """``gz`` (the output's shape) with the reduced axes back as length 1."""
         if self.keepdims or not self.axis:
             return gz
-        from symnet.ops.shape import expand_dims
-
-        return expand_dims(gz, self.axis)
+        return T.expand_dims(gz, self.axis)
 
     def pp_args(self):
         if len(self.axis) == 1:
@@ -401,11 +387,10 @@ class Sum(Reduce):
         return _finish_source(flat, acc, out_dtype, shape)
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.shape import Shape, broadcast_to
 
         (x,) = inputs
         (gz,) = output_grads
-        return [broadcast_to(self.expand(gz), Shape()(x))]
+        return [T.broadcast_to(self.expand(gz), T.shape(x))]
 
     def name_for_pp(self):
         return "sum"
@@ -441,7 +426,6 @@ class Prod(Reduce):
         (gz,) = output_grads
         if np.dtype(x.dtype).kind != "f":
             return [None]
-        T = _T()
         is_zero = T.eq(x, 0)
         n_zeros = sum(is_zero, axis=self.axis, keepdims=True)
         safe_x = T.switch(is_zero, 1, x)
@@ -476,7 +460,7 @@ class _Extremum(Reduce):
         (x,) = inputs
         (gz,) = output_grads
         mask = ExtremumMask(self.axis, self.which)(x)
-        return [self.expand(gz) * _T().cast(mask, gz.dtype)]
+        return [self.expand(gz) * T.cast(mask, gz.dtype)]
 
     def name_for_pp(self):
         return self.which
@@ -580,7 +564,7 @@ class LogSumExp(Reduce):
         if np.dtype(x.dtype).kind != "f":
             return [None]
         lse = self.expand(self(x))
-        return [self.expand(gz) * _T().exp(x - lse)]
+        return [self.expand(gz) * T.exp(x - lse)]
 
     def name_for_pp(self):
         return "logsumexp"
@@ -595,7 +579,7 @@ class ExtremumMask(Op):
     kind: str = "max"
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         if self.kind not in ("max", "min"):
             raise ValueError(f"extremum_mask: kind must be 'max' or 'min', got {self.kind!r}")
         if normalize_axis(self.axis, x.ndim, f"{self.kind}_mask") != self.axis:
@@ -669,9 +653,9 @@ def sum(x, axis=None, keepdims=False, dtype=None) -> Variable:  # noqa: A001
     >>> symnet.pp(T.sum(x, axis=-1, keepdims=True))
     'sum(x, axis=1, keepdims=True)'
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if dtype is not None:
-        x = _T().cast(x, dtype)
+        x = T.cast(x, dtype)
     return Sum(normalize_axis(axis, x.ndim, "sum"), bool(keepdims))(x)
 
 
@@ -688,9 +672,9 @@ def prod(x, axis=None, keepdims=False, dtype=None) -> Variable:
     >>> float(T.prod(x).eval({x: np.array([2., 3., 4.])}))
     24.0
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if dtype is not None:
-        x = _T().cast(x, dtype)
+        x = T.cast(x, dtype)
     return Prod(normalize_axis(axis, x.ndim, "prod"), bool(keepdims))(x)
 
 
@@ -709,7 +693,7 @@ def max(x, axis=None, keepdims=False) -> Variable:  # noqa: A001
     >>> sn.grad(T.max(x), x).eval({x: np.array([1., 3., 3.])})
     array([0., 1., 0.])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return Max(normalize_axis(axis, x.ndim, "max"), bool(keepdims))(x)
 
 
@@ -723,7 +707,7 @@ def min(x, axis=None, keepdims=False) -> Variable:  # noqa: A001
     >>> T.min(x, axis=0).eval({x: np.array([[1., 5.], [3., 2.]])})
     array([1., 2.])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return Min(normalize_axis(axis, x.ndim, "min"), bool(keepdims))(x)
 
 
@@ -742,7 +726,7 @@ def argmax(x, axis=None, keepdims=False) -> Variable:
     >>> int(T.argmax(x).eval({x: np.array([[1., 5.], [3., 2.]])}))
     1
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return Argmax(normalize_axis(axis, x.ndim, "argmax"), bool(keepdims))(x)
 
 
@@ -756,7 +740,7 @@ def argmin(x, axis=None, keepdims=False) -> Variable:
     >>> int(T.argmin(x).eval({x: np.array([3., 1., 1.])}))
     1
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return Argmin(normalize_axis(axis, x.ndim, "argmin"), bool(keepdims))(x)
 
 
@@ -773,13 +757,12 @@ def logsumexp(x, axis=None, keepdims=False) -> Variable:
     >>> float(T.logsumexp(x).eval({x: np.array([1000., 1000.])}))  # 1000 + log(2)
     1000.6931471805599
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return LogSumExp(normalize_axis(axis, x.ndim, "logsumexp"), bool(keepdims))(x)
 
 
 def _count(x: Variable, axes: tuple, dtype: str) -> Variable:
     """The number of elements reduced over ``axes``, as a ``dtype`` scalar."""
-    T = _T()
     static = [x.type.shape[a] for a in axes]
     if None not in static:
         return T.constant(np.asarray(math.prod(static), dtype=dtype))
@@ -790,7 +773,7 @@ def _count(x: Variable, axes: tuple, dtype: str) -> Variable:
 
 
 def _as_float(x: Variable) -> Variable:
-    return x if x.dtype in ("float32", "float64") else _T().cast(x, "float64")
+    return x if x.dtype in ("float32", "float64") else T.cast(x, "float64")
 
 
 def mean(x, axis=None, keepdims=False, dtype=None) -> Variable:
@@ -806,9 +789,9 @@ def mean(x, axis=None, keepdims=False, dtype=None) -> Variable:
     >>> T.mean(x, axis=0).eval({x: np.array([[1, 2], [4, 4]], dtype='int32')})
     array([2.5, 3. ])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if dtype is not None:
-        x = _T().cast(x, dtype)
+        x = T.cast(x, dtype)
     x = _as_float(x)
     axes = normalize_axis(axis, x.ndim, "mean")
     return sum(x, axis=axes, keepdims=keepdims) / _count(x, axes, x.dtype)
@@ -824,9 +807,8 @@ def var(x, axis=None, keepdims=False, ddof=0) -> Variable:
     >>> float(T.var(x).eval({x: np.array([1., 2., 3., 4.])}))
     1.25
     """
-    x = _as_float(_as_tensor(x))
+    x = _as_float(as_tensor(x))
     axes = normalize_axis(axis, x.ndim, "var")
-    T = _T()
     deviation = x - mean(x, axis=axes, keepdims=True)
     count = _count(x, axes, x.dtype)
     if ddof:
@@ -844,14 +826,14 @@ def std(x, axis=None, keepdims=False, ddof=0) -> Variable:
     >>> float(T.std(x).eval({x: np.array([1., 3.])}))
     1.0
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if axis is not None:
         normalize_axis(axis, x.ndim, "std")
-    return _T().sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    return T.sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def _truth(x: Variable) -> Variable:
-    return x if x.dtype == "bool" else _T().neq(x, 0)
+    return x if x.dtype == "bool" else T.neq(x, 0)
 
 
 def all(x, axis=None, keepdims=False) -> Variable:  # noqa: A001
@@ -864,9 +846,8 @@ def all(x, axis=None, keepdims=False) -> Variable:  # noqa: A001
     >>> T.all(x, axis=1).eval({x: np.array([[1., 2.], [0., 3.]])})
     array([ True, False])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "all")
-    T = _T()
     n_false = sum(T.invert(_truth(x)), axis=axes, keepdims=keepdims)
     return T.eq(n_false, 0)
 
@@ -881,7 +862,11 @@ def any(x, axis=None, keepdims=False) -> Variable:  # noqa: A001
     >>> T.any(x, axis=1).eval({x: np.array([[0., 2.], [0., 0.]])})
     array([ True, False])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, "any")
-    T = _T()
     return T.gt(sum(_truth(x), axis=axes, keepdims=keepdims), 0)
+
+
+T.register(
+    all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
+)

@@ -15,32 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
+from symnet.graph import (Apply, Constant, Op, TensorType, Variable, as_tensor, constant,
+                          normalize_dtype)
+from symnet.graph import tensor_functions as T
+from symnet.ops.elemwise import Elemwise
 from symnet.ops.kernel import kernel
-
-
-def _as_tensor(x):
-    from symnet.tensor import as_tensor
-
-    return as_tensor(x)
-
-
-def _constant(value, dtype=None):
-    from symnet.tensor import constant
-
-    return constant(value, dtype=dtype)
-
-
-def _cast(x, dtype):
-    from symnet.tensor import cast
-
-    return cast(x, dtype)
+from symnet.ops.reduction import normalize_axis
 
 
 def _pp(x: Variable) -> str:
-    from symnet.printing import pp
-
-    text = pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
+    text = T.pp(x, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -59,8 +43,6 @@ def _normalize_axis(axis, ndim: int, opname: str) -> int:
 
 
 def _is_int_cast(op) -> bool:
-    from symnet.ops.elemwise import Elemwise
-
     if not isinstance(op, Elemwise) or not op.rule.name.startswith("cast_"):
         return False
     return _is_int_dtype(op.rule.name[len("cast_") :])
@@ -161,7 +143,7 @@ class DimShuffle(Op):
     may_return_view = True
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         kept = self._kept()
         for a in self.new_order:
             if a == "x":
@@ -223,8 +205,6 @@ class DimShuffle(Op):
         return lines
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.reduction import sum as _sum
-
         (x,) = inputs
         (gz,) = output_grads
         # sum away the inserted axes (length 1 already, unless gz's static shape does not say
@@ -232,7 +212,7 @@ class DimShuffle(Op):
         inserted = tuple(i for i, a in enumerate(self.new_order) if a == "x")
         unsure = tuple(i for i in inserted if gz.type.shape[i] != 1)
         if unsure:
-            gz = _sum(gz, axis=unsure, keepdims=True)
+            gz = T.sum(gz, axis=unsure, keepdims=True)
         position = {a: i for i, a in enumerate(self.new_order) if a != "x"}
         order = tuple(position.get(axis, "x") for axis in range(x.ndim))
         return [dimshuffle(gz, order)]
@@ -277,7 +257,7 @@ def dimshuffle(x, *pattern) -> Variable:
     """
     if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)):
         pattern = tuple(pattern[0])
-    x = _as_tensor(x)
+    x = as_tensor(x)
     normalized = []
     for a in pattern:
         if isinstance(a, str):
@@ -306,7 +286,7 @@ def transpose(x, axes=None) -> Variable:
     >>> T.transpose(x, (0, 2, 1)).type.shape
     (2, 4, 3)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
     axes = tuple(_normalize_axis(a, x.ndim, "transpose") for a in axes)
@@ -328,7 +308,7 @@ def expand_dims(x, axis) -> Variable:
     >>> T.expand_dims(v, (0, -1)).type.shape
     (1, 3, 1)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = x.ndim + len(axes)
     axes = [_normalize_axis(a, out_ndim, "expand_dims") for a in axes]
@@ -349,7 +329,7 @@ class Shape(Op):
     """The runtime shape of a tensor, as an int64 vector."""
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         return Apply(self, [x], [TensorType("int64", (x.ndim,))()])
 
     def perform(self, inputs):
@@ -375,7 +355,7 @@ class ShapeI(Op):
     i: int
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         if not 0 <= self.i < x.ndim:
             raise IndexError(f"shape_i: axis {self.i} is out of range for the {x.ndim}-d {_pp(x)}")
         return Apply(self, [x], [TensorType("int64", ())()])
@@ -408,7 +388,7 @@ def shape(x) -> Variable:
     >>> T.shape(x).eval({x: np.zeros((2, 3))})
     array([2, 3])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     return Shape()(x)
 
 
@@ -424,13 +404,13 @@ def shape_i(x, i: int) -> Variable:
     >>> T.shape_i(x, 0)
     shape_i(<float64(?, 3)>, 0)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     i = int(i)
     if i < 0:
         i += x.ndim
     static = x.type.shape[i] if 0 <= i < x.ndim else None
     if static is not None:
-        return _constant(np.int64(static))
+        return constant(np.int64(static))
     return ShapeI(i)(x)
 
 
@@ -441,7 +421,7 @@ class MakeVector(Op):
     dtype: str = "int64"
 
     def make_node(self, *scalars):
-        scalars = [_as_tensor(s) for s in scalars]
+        scalars = [as_tensor(s) for s in scalars]
         for s in scalars:
             if s.ndim != 0:
                 raise TypeError(f"make_vector: expects scalars, got the {s.ndim}-d {_pp(s)}")
@@ -465,7 +445,7 @@ class MakeVector(Op):
         floats = [np.dtype(x.dtype).kind == "f" for x in inputs]
         if not any(floats):
             return [None] * len(inputs)
-        ones = _constant(np.ones(len(inputs), dtype="int64"))
+        ones = constant(np.ones(len(inputs), dtype="int64"))
         pieces = Split(0, len(inputs)).make_node(gz, ones).outputs
         return [dimshuffle(p, ()) if f else None for p, f in zip(pieces, floats)]
 
@@ -488,22 +468,22 @@ def as_shape_vector(shape) -> Variable:
         if shape.ndim == 0:
             shape = [shape]
         else:
-            return _cast(shape, "int64")
+            return T.cast(shape, "int64")
     if isinstance(shape, (int, np.integer)):
         shape = [shape]
     items = list(shape)
     if all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in items):
-        return _constant(np.array(items, dtype="int64").reshape(len(items)))
+        return constant(np.array(items, dtype="int64").reshape(len(items)))
     parts = []
     for s in items:
         if isinstance(s, (float, np.floating, bool, np.bool_)):
             raise TypeError(f"shape entries must be integers, got {s!r}")
-        s = _as_tensor(s)
+        s = as_tensor(s)
         if s.ndim != 0 or np.dtype(s.dtype).kind not in "iu":
             raise TypeError(f"shape entries must be int scalars, got {s.type.short()} {_pp(s)}")
-        parts.append(_cast(s, "int64"))
+        parts.append(T.cast(s, "int64"))
     if all(isinstance(p, Constant) for p in parts):
-        return _constant(np.array([int(p.data) for p in parts], dtype="int64").reshape(len(parts)))
+        return constant(np.array([int(p.data) for p in parts], dtype="int64").reshape(len(parts)))
     return MakeVector("int64")(*parts)
 
 
@@ -539,7 +519,7 @@ class Alloc(Op):
     """Broadcast ``value`` to ``shape`` as a new array: ``np.broadcast_to(value, shape).copy()``."""
 
     def make_node(self, value, shape):
-        value = _as_tensor(value)
+        value = as_tensor(value)
         shape = as_shape_vector(shape)
         ndim = _vector_length(shape, "alloc")
         if value.ndim > ndim:
@@ -681,7 +661,7 @@ class SumToShape(Op):
     may_return_view = True  # g itself when nothing needs summing
 
     def make_node(self, g, shape):
-        g = _as_tensor(g)
+        g = as_tensor(g)
         shape = as_shape_vector(shape)
         ndim = _vector_length(shape, "sum_to_shape")
         if ndim != g.ndim:
@@ -736,16 +716,14 @@ def sum_to_shape(g: Variable, x: Variable) -> Variable:
     >>> sum_to_shape(g, b).type.shape
     (1, 3)
     """
-    from symnet.ops.reduction import sum as _sum
-
     if g.ndim > x.ndim:
-        g = _sum(g, axis=tuple(range(g.ndim - x.ndim)))
+        g = T.sum(g, axis=tuple(range(g.ndim - x.ndim)))
     if g.ndim != x.ndim:
         raise ValueError(f"sum_to_shape: gradient rank {g.ndim} below input rank {x.ndim}")
     pairs = list(zip(x.type.shape, g.type.shape))
     static_axes = tuple(a for a, (xs, gs) in enumerate(pairs) if xs == 1 and gs != 1)
     if static_axes:
-        g = _sum(g, axis=static_axes, keepdims=True)
+        g = T.sum(g, axis=static_axes, keepdims=True)
         pairs = list(zip(x.type.shape, g.type.shape))
     # x may be 1 at run time where g is not; or x's static length is known where g's is not
     # (no sum, but the check and the static shape are worth having)
@@ -779,11 +757,11 @@ def zeros_like(x, dtype=None) -> Variable:
     >>> T.zeros_like(x, dtype='int32').eval({x: np.ones(3)})
     array([0, 0, 0], dtype=int32)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     dtype = normalize_dtype(dtype or x.dtype)
     if x.ndim == 0:
-        return _constant(np.zeros((), dtype=dtype))
-    return Alloc()(_constant(np.zeros((), dtype=dtype)), Shape()(x))
+        return constant(np.zeros((), dtype=dtype))
+    return Alloc()(constant(np.zeros((), dtype=dtype)), Shape()(x))
 
 
 def ones_like(x, dtype=None) -> Variable:
@@ -795,11 +773,11 @@ def ones_like(x, dtype=None) -> Variable:
     >>> T.ones_like(T.tensor('float32', shape=(2, None))).type
     TensorType(float32, (2, ?))
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     dtype = normalize_dtype(dtype or x.dtype)
     if x.ndim == 0:
-        return _constant(np.ones((), dtype=dtype))
-    return Alloc()(_constant(np.ones((), dtype=dtype)), Shape()(x))
+        return constant(np.ones((), dtype=dtype))
+    return Alloc()(constant(np.ones((), dtype=dtype)), Shape()(x))
 
 
 def zeros(shape, dtype=None) -> Variable:
@@ -816,7 +794,7 @@ def zeros(shape, dtype=None) -> Variable:
     array([0, 0, 0], dtype=int32)
     """
     dtype = normalize_dtype(dtype or "floatX")
-    return Alloc()(_constant(np.zeros((), dtype=dtype)), shape)
+    return Alloc()(constant(np.zeros((), dtype=dtype)), shape)
 
 
 def ones(shape, dtype=None) -> Variable:
@@ -833,7 +811,7 @@ def ones(shape, dtype=None) -> Variable:
            [1., 1.]])
     """
     dtype = normalize_dtype(dtype or "floatX")
-    return Alloc()(_constant(np.ones((), dtype=dtype)), shape)
+    return Alloc()(constant(np.ones((), dtype=dtype)), shape)
 
 
 # --- reshape, flatten -----------------------------------------------------------------------------
@@ -919,7 +897,7 @@ class Reshape(Op):
     may_return_view = True
 
     def make_node(self, x, shape):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         shape = as_shape_vector(shape)
         if shape.ndim != 1:
             raise TypeError(f"reshape: the shape must be a 1-d int vector, got {shape.ndim}-d")
@@ -997,7 +975,7 @@ def reshape(x, shape, ndim: int | None = None) -> Variable:
     >>> x.reshape(4, 3).eval({x: np.arange(12.0).reshape(2, 6)})[3]
     array([ 9., 10., 11.])
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     vector = as_shape_vector(shape)
     if vector.ndim != 1:
         raise TypeError(f"reshape: the shape must be a 1-d int vector, got {vector.ndim}-d")
@@ -1027,7 +1005,7 @@ def flatten(x, ndim: int = 1) -> Variable:
     >>> T.flatten(x, 2).type.shape
     (None, 12)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     ndim = int(ndim)
     if ndim < 1 or (ndim > 1 and ndim > x.ndim):
         raise ValueError(f"flatten: ndim={ndim} is invalid for the {x.ndim}-d {_pp(x)}")
@@ -1050,7 +1028,7 @@ class Squeeze(Op):
     may_return_view = True
 
     def make_node(self, x):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         for a in self.axis:
             if not 0 <= a < x.ndim:
                 raise ValueError(f"squeeze: axis {a} is out of range for the {x.ndim}-d {_pp(x)}")
@@ -1110,12 +1088,10 @@ def squeeze(x, axis=None) -> Variable:
     >>> T.squeeze(x, 1).type.shape
     (1, 1)
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if axis is None:
         axes = tuple(a for a, s in enumerate(x.type.shape) if s == 1)
     else:
-        from symnet.ops.reduction import normalize_axis
-
         axes = normalize_axis(axis, x.ndim, "squeeze")
     for a in axes:
         if x.type.shape[a] not in (None, 1):
@@ -1141,7 +1117,7 @@ class Join(Op):
     def make_node(self, *tensors):
         if not tensors:
             raise ValueError("concatenate: needs at least one tensor")
-        tensors = [_as_tensor(t) for t in tensors]
+        tensors = [as_tensor(t) for t in tensors]
         ndim = tensors[0].ndim
         if ndim == 0:
             raise ValueError("concatenate: 0-d tensors cannot be concatenated (use stack)")
@@ -1151,7 +1127,7 @@ class Join(Op):
         if not 0 <= self.axis < ndim:
             raise ValueError(f"concatenate: axis {self.axis} is out of range for {ndim}-d inputs")
         dtype = normalize_dtype(np.result_type(*[np.dtype(t.dtype) for t in tensors]))
-        tensors = [_cast(t, dtype) for t in tensors]
+        tensors = [T.cast(t, dtype) for t in tensors]
         shape = []
         for d in range(ndim):
             dims = [t.type.shape[d] for t in tensors]
@@ -1239,7 +1215,7 @@ class Split(Op):
     may_return_view = True
 
     def make_node(self, x, sizes):
-        x = _as_tensor(x)
+        x = as_tensor(x)
         sizes = as_shape_vector(sizes)
         if _vector_length(sizes, "split") != self.n:
             raise ValueError(f"split: {sizes.type.shape[0]} sizes for {self.n} pieces")
@@ -1319,7 +1295,7 @@ def concatenate(tensors, axis: int = 0) -> Variable:
         raise TypeError("concatenate: expects a list or tuple of tensors")
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
-    tensors = [_as_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     ndim = tensors[0].ndim
     if ndim == 0:
         raise ValueError("concatenate: 0-d tensors cannot be concatenated (use stack)")
@@ -1341,7 +1317,7 @@ def split(x, sizes, axis: int = 0) -> list[Variable]:
     >>> a.type.shape, b.type.shape
     ((2, None), (3, None))
     """
-    x = _as_tensor(x)
+    x = as_tensor(x)
     axis = _normalize_axis(axis, x.ndim, "split")
     vector = as_shape_vector(sizes)
     n = _vector_length(vector, "split")
@@ -1364,7 +1340,7 @@ def stack(tensors, axis: int = 0) -> Variable:
         raise TypeError("stack: expects a list or tuple of tensors")
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    tensors = [_as_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     ndim = tensors[0].ndim
     if any(t.ndim != ndim for t in tensors):
         ranks = ", ".join(f"{_pp(t)} is {t.ndim}-d" for t in tensors)
@@ -1422,7 +1398,7 @@ class Arange(Op):
     dtype: str
 
     def make_node(self, start, stop, step):
-        bounds = [_as_tensor(v) for v in (start, stop, step)]
+        bounds = [as_tensor(v) for v in (start, stop, step)]
         for name, v in zip(("start", "stop", "step"), bounds):
             if v.ndim != 0 or np.dtype(v.dtype).kind not in "iuf":
                 raise TypeError(
@@ -1516,7 +1492,7 @@ class Eye(Op):
     dtype: str
 
     def make_node(self, n, m, k):
-        args = [_as_tensor(v) for v in (n, m, k)]
+        args = [as_tensor(v) for v in (n, m, k)]
         for name, v in zip(("n", "m", "k"), args):
             if v.ndim != 0 or not _is_int_dtype(v.dtype):
                 raise TypeError(f"eye: {name} must be an int scalar, got {v.type.short()} {_pp(v)}")
@@ -1561,3 +1537,10 @@ def eye(n, m=None, k=0, dtype=None) -> Variable:
         m = n
     dtype = normalize_dtype(dtype or "floatX")
     return Eye(dtype)(n, m, k)
+
+
+T.register(
+    broadcast_to, dimshuffle, expand_dims, shape, shape_i, transpose, alloc, arange,
+    concatenate, eye, flatten, ones, ones_like, reshape, squeeze, stack, zeros, zeros_like,
+    sum_to_shape,
+)

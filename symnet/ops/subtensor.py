@@ -28,8 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symnet.graph import Apply, Constant, Op, TensorType, Variable
+from symnet.graph import Apply, Constant, Op, TensorType, Variable, as_tensor, constant
+from symnet.graph import tensor_functions as T
+from symnet.ops.elemwise import broadcast_static_shapes
 from symnet.ops.kernel import kernel
+from symnet.ops.shape import Shape, shape_i
 
 SYMBOLIC = "?"
 NEWAXIS = "newaxis"
@@ -38,16 +41,8 @@ MASK = "mask"
 FULL_SLICE = (None, None, None)
 
 
-def _as_tensor(x):
-    from symnet.tensor import as_tensor
-
-    return as_tensor(x)
-
-
 def _short_pp(var: Variable) -> str:
-    from symnet.printing import pp
-
-    text = pp(var, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
+    text = T.pp(var, max_length=60)  # bounded per sub-expression: linear on shared subgraphs
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -122,7 +117,7 @@ def _slice_bound(bound, inputs: list, what: str):
         raise TypeError(f"getitem: slice {what} must be an integer or None, got {bound!r}")
     if isinstance(bound, (int, np.integer)):
         return int(bound)
-    var = _as_tensor(bound) if not isinstance(bound, Variable) else bound
+    var = as_tensor(bound) if not isinstance(bound, Variable) else bound
     if var.ndim != 0 or not _is_int_dtype(var.dtype):
         raise TypeError(
             f"getitem: slice {what} must be an integer scalar or None, got {_short_pp(var)} "
@@ -150,7 +145,7 @@ def _index_entry(item, inputs: list):
     if isinstance(item, Variable):
         var = item
     elif isinstance(item, (list, tuple)) and any(isinstance(v, Variable) for v in item):
-        var = _as_tensor(list(item))
+        var = as_tensor(list(item))
     else:
         arr = np.asarray(item)
         if arr.dtype.kind == "f" and arr.size == 0:
@@ -160,7 +155,7 @@ def _index_entry(item, inputs: list):
                 f"getitem: only integers, slices, None, Ellipsis, integer arrays and boolean "
                 f"masks are valid indices, got {item!r}"
             )
-        var = _as_tensor(arr)
+        var = as_tensor(arr)
     kind = np.dtype(var.dtype).kind
     if kind == "b":
         if var.ndim == 0:
@@ -359,8 +354,6 @@ def _indexed_shape(idx: tuple, x: Variable, inputs: list, opname: str) -> tuple:
             elif isinstance(item.entry, tuple):
                 dims.append(_slice_length(item.entry, x.type.shape[item.axis]))
         return tuple(dims) + trailing
-    from symnet.ops.elemwise import broadcast_static_shapes
-
     shapes = [_index_shape(item, inputs) for item in items if _is_advanced_item(item)]
     try:
         broadcast = broadcast_static_shapes(shapes, opname)
@@ -701,8 +694,8 @@ class BasicSubtensor(Op):
     may_return_view = True
 
     def make_node(self, x, *inputs):
-        x = _as_tensor(x)
-        inputs = [_as_tensor(i) for i in inputs]
+        x = as_tensor(x)
+        inputs = [as_tensor(i) for i in inputs]
         if is_advanced(self.idx) or len(inputs) != _n_inputs(self.idx):
             raise TypeError(
                 f"{self}: expected {_n_inputs(self.idx)} scalar index inputs, got {len(inputs)}"
@@ -728,13 +721,11 @@ class BasicSubtensor(Op):
         return expr
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.shape import zeros_like
-
         x, *syms = inputs
         (gz,) = output_grads
         if np.dtype(x.dtype).kind != "f":
             return [None] * len(inputs)
-        return [IncSubtensor(self.idx, False)(zeros_like(x), gz, *syms)] + [None] * len(syms)
+        return [IncSubtensor(self.idx, False)(T.zeros_like(x), gz, *syms)] + [None] * len(syms)
 
     def pp_text(self, input_texts: list[str]) -> str:
         x, *texts = input_texts
@@ -753,8 +744,8 @@ class AdvancedSubtensor(Op):
     idx: tuple
 
     def make_node(self, x, *inputs):
-        x = _as_tensor(x)
-        inputs = [_as_tensor(i) for i in inputs]
+        x = as_tensor(x)
+        inputs = [as_tensor(i) for i in inputs]
         if not is_advanced(self.idx) or len(inputs) != _n_inputs(self.idx):
             raise TypeError(
                 f"{self}: expected {_n_inputs(self.idx)} index inputs, got {len(inputs)}"
@@ -774,13 +765,11 @@ class AdvancedSubtensor(Op):
         return _gather_lines(_items(self.idx, ndims), x, node.inputs[0].ndim, syms, ndims, outs[0])
 
     def grad(self, inputs, output_grads):
-        from symnet.ops.shape import zeros_like
-
         x, *syms = inputs
         (gz,) = output_grads
         if np.dtype(x.dtype).kind != "f":
             return [None] * len(inputs)
-        return [IncSubtensor(self.idx, False)(zeros_like(x), gz, *syms)] + [None] * len(syms)
+        return [IncSubtensor(self.idx, False)(T.zeros_like(x), gz, *syms)] + [None] * len(syms)
 
     def pp_text(self, input_texts: list[str]) -> str:
         x, *texts = input_texts
@@ -817,9 +806,9 @@ class IncSubtensor(Op):
     set_instead_of_inc: bool = False
 
     def make_node(self, x, v, *inputs):
-        x = _as_tensor(x)
-        v = _as_tensor(v)
-        inputs = [_as_tensor(i) for i in inputs]
+        x = as_tensor(x)
+        v = as_tensor(v)
+        inputs = [as_tensor(i) for i in inputs]
         if len(inputs) != _n_inputs(self.idx):
             raise TypeError(
                 f"{self}: expected {_n_inputs(self.idx)} index inputs, got {len(inputs)}"
@@ -830,9 +819,7 @@ class IncSubtensor(Op):
                     f"{self._name()}: cannot write a {v.dtype} value ({_short_pp(v)}) into "
                     f"a {x.dtype} tensor; cast it first"
                 )
-            from symnet.tensor import cast
-
-            v = cast(v, x.dtype)
+            v = T.cast(v, x.dtype)
         target = _indexed_shape(self.idx, x, inputs, self._name())
         _check_broadcast(v.type.shape, target, self._name())
         return Apply(self, [x, v, *inputs], [TensorType(x.dtype, x.type.shape)()])
@@ -894,8 +881,6 @@ class IncSubtensor(Op):
         return lines
 
     def grad(self, inputs, output_grads):
-        from symnet.tensor import constant
-
         x, syms = inputs[0], inputs[2:]
         (gz,) = output_grads
         none = [None] * len(syms)
@@ -915,8 +900,6 @@ class IncSubtensor(Op):
         """1 where a written element survives, 0 where a later write to the same position
         (a repeated index) replaced it: only the last write reaches the output, so only it
         gets a gradient. Found by writing each element's own position number with this op."""
-        from symnet import tensor as T
-
         written = _subtensor_op(self.idx)(x, *syms)
         positions = T.reshape(T.arange(T.prod(T.shape(written))), T.shape(written),
                               ndim=written.ndim)
@@ -975,9 +958,7 @@ def getitem(x, key) -> Variable:
     >>> g(np.arange(6.0).reshape(2, 3), [2, 0])
     array([2., 3.])
     """
-    from symnet.ops.shape import Shape, shape_i
-
-    x = _as_tensor(x)
+    x = as_tensor(x)
     if not isinstance(key, tuple):
         key = (key,)
     if (
@@ -1015,8 +996,6 @@ def _inc_or_set(indexed, value, set_instead_of_inc: bool, name: str) -> Variable
 def _constant_value(value, dtype: str, name: str) -> Variable:
     """A Python/NumPy value as a constant of ``dtype``, or TypeError if that would lose
     information (a float into an int tensor, an int that overflows)."""
-    from symnet.tensor import constant
-
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, dtype, casting="same_kind"):
         raise TypeError(f"{name}: cannot write {value!r} (dtype {arr.dtype}) into a {dtype} tensor")
@@ -1085,3 +1064,8 @@ def inc_subtensor(x, y) -> Variable:
     array([1., 0., 2.])
     """
     return _inc_or_set(x, y, False, "inc_subtensor")
+
+
+T.register(
+    getitem, inc_subtensor, set_subtensor,
+)

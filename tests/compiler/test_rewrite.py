@@ -23,7 +23,6 @@ from symnet.compiler.rewrite import rewrite_graph
 from symnet.compiler.rewrite.passes import (
     LOCAL_REWRITES,
     RewriteLoopError,
-    _load_passes,
     local_rewrite,
     rewrite_fgraph,
 )
@@ -395,7 +394,6 @@ def test_rewrite_values_numba(rng):
 
 
 def test_every_registered_rewrite_has_a_row():
-    _load_passes()
     tested = {row.name.split("-")[0] for row in ROWS}
     own = ("canonicalize", "constant_fold", "stabilize", "specialize")
     # rewrites that live next to their ops (scan, ifelse) are tested with those ops
@@ -559,7 +557,6 @@ def test_rewrites_keep_names():
 @pytest.fixture
 def temporary_rewrites(monkeypatch):
     """Register rewrites for one test only: they go into copies of the pass lists."""
-    _load_passes()
     for name in list(LOCAL_REWRITES):
         monkeypatch.setitem(LOCAL_REWRITES, name, list(LOCAL_REWRITES[name]))
     return local_rewrite
@@ -588,7 +585,6 @@ def test_rewrites_undoing_each_other_raise(temporary_rewrites):
 
 
 def test_temporary_rewrites_are_gone_afterwards():
-    _load_passes()
     names = {r.__name__ for r in LOCAL_REWRITES["specialize"]}
     assert "local_test_double_to_add" not in names
 

@@ -31,7 +31,7 @@ import symnet.tensor as T
 from symnet.compiler.backends.numba import generate_source
 from symnet.compiler.backends.python import compile_python
 from symnet.compiler.fgraph import FunctionGraph
-from symnet.compiler.rewrite.passes import GLOBAL_PASSES, _load_passes, rewrite_fgraph
+from symnet.compiler.rewrite.passes import GLOBAL_PASSES, rewrite_fgraph
 from symnet.graph import toposort
 from symnet.ops import elemvm
 
@@ -204,7 +204,6 @@ def _fuse_events_per_node(recipe, repeats: int) -> float:
     with memory_budget(2**30):
         rewrite_fgraph(fgraph, passes=("canonicalize", "constant_fold", "cse", "stabilize",
                                        "specialize"))
-    _load_passes()
     size = len(fgraph.nodes)
     events = 0
 

@@ -362,7 +362,7 @@ def test_warmup_compiles_the_shared_kernels_a_keras_model_needs(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", "4.0", "True"]
     # the warm-up run to its end, then a Keras program finds every kernel it needs compiled
-    subprocess.run([sys.executable, "-c", "from symnet.compiler import warmup; warmup.run()"],
+    subprocess.run([sys.executable, "-c", "from symnet import warmup_run; warmup_run.run()"],
                    env=env, check=True, timeout=1200)
     program = textwrap.dedent("""
         import os, numpy as np, symnet as sn

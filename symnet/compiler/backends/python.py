@@ -7,12 +7,11 @@ import numpy as np
 
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.graph import Constant
+from symnet.printing import pp
 
 
 def node_error(node, values, exc: Exception) -> Exception:
     """Re-raise ``exc`` from ``node.op.perform`` naming the op, its inputs and where it was built."""
-    from symnet.printing import pp
-
     parts = []
     for var, value in zip(node.inputs, values):
         text = pp(var, max_length=60)
@@ -39,8 +38,6 @@ class NanGuardError(FloatingPointError):
 
 
 def _nan_guard_error(node, out, value) -> NanGuardError:
-    from symnet.printing import pp
-
     bad = "NaN" if np.isnan(value).any() else "inf"
     trace = out.tag.get("trace")
     where = f"\n  created at {trace}" if trace else ""

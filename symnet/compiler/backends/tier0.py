@@ -35,7 +35,7 @@ import numpy as np
 from symnet.compiler.backends.numba import _families, _function_text
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.rewrite.inplace import late_node
-from symnet.graph import Constant, TensorType
+from symnet.graph import Apply, Constant, TensorType
 from symnet.ops import elemvm
 from symnet.ops.elemwise import Elemwise, FusedElemwise
 
@@ -142,8 +142,6 @@ def node_function(text: str):
 def _step_text(rule, dtypes: tuple[str, ...], out_dtype: str, ndim: int) -> str:
     """The text of the one-step fused loop applying ``rule`` to arrays of ``dtypes`` (all of
     rank ``ndim``)."""
-    from symnet.graph import Apply
-
     step = (rule, tuple(("in", k) for k in range(len(dtypes))), out_dtype)
     fused = FusedElemwise(len(dtypes), (step,), (0,))
     inputs = [TensorType(dtype, (None,) * ndim)() for dtype in dtypes]

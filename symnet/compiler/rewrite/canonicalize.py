@@ -34,7 +34,7 @@ from symnet.compiler.rewrite.utils import (
     shape_info,
     single_client,
 )
-from symnet.graph import Constant
+from symnet.graph import Constant, constant
 from symnet.ops import elemwise as ew
 from symnet.ops.elemwise import Elemwise
 from symnet.ops.reduction import Reduce, Sum
@@ -42,8 +42,6 @@ from symnet.ops.shape import Alloc, DimShuffle, Reshape, Shape, ShapeI, SumToSha
 
 
 def _constant(data: np.ndarray) -> Constant:
-    from symnet.tensor import constant
-
     return constant(data)
 
 

@@ -25,13 +25,13 @@ from dataclasses import replace
 import numpy as np
 
 from symnet.compiler.rewrite.passes import global_pass
+from symnet.ops import elemvm
 from symnet.ops.elemwise import FusedElemwise
+from symnet.ops.linalg import Dot
 
 
 def _fresh(var) -> bool:
     """True when ``var``'s value is always a new C-ordered array that no other value shares."""
-    from symnet.ops.linalg import Dot
-
     owner = var.owner
     if owner is None:
         return False
@@ -53,8 +53,6 @@ def _static(shape) -> bool:
 
 
 def _vm_loop(node) -> bool:
-    from symnet.ops import elemvm
-
     return elemvm.eligible(node.op, node) is not None
 
 

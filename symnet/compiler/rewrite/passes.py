@@ -12,14 +12,14 @@ a graph stays merged after cse. Any rewrite or pass can be switched off by name
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.config import config
-from symnet.graph import without_gc
+from symnet.compiler.rewrite.utils import forget_shapes
+from symnet.graph import Constant, Variable, graph_inputs, without_gc
 
 PASS_ORDER = (
     "canonicalize",   # one normal form: flatten add/mul, constants first, x - y -> x + -y
@@ -33,17 +33,6 @@ PASS_ORDER = (
 
 #: passes that only make sense for the compiled backend
 BACKEND_PASSES = {"fuse_elemwise", "inplace"}
-
-#: the modules that register rewrites (imported on first use)
-_PASS_MODULES = (
-    "symnet.compiler.rewrite.canonicalize",
-    "symnet.compiler.rewrite.constant_fold",
-    "symnet.compiler.rewrite.cse",
-    "symnet.compiler.rewrite.stabilize",
-    "symnet.compiler.rewrite.specialize",
-    "symnet.compiler.rewrite.fuse",
-    "symnet.compiler.rewrite.inplace",
-)
 
 MAX_ITERATIONS = 50
 
@@ -79,15 +68,6 @@ def global_pass(pass_name: str):
         return fn
 
     return register
-
-
-def _load_passes():
-    for module in _PASS_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 @dataclass
@@ -218,7 +198,6 @@ def run_local_pass(fgraph: FunctionGraph, pass_name: str, rewrites, report: Pass
 def rewrite_fgraph(fgraph: FunctionGraph, *, mode: str = "numba", exclude=(), enabled=True,
                    passes=None) -> RewriteReport:
     """Run the passes of PASS_ORDER (or ``passes``) on ``fgraph`` in place."""
-    _load_passes()
     report = RewriteReport()
     if not enabled:
         return report
@@ -243,8 +222,6 @@ def rewrite_fgraph(fgraph: FunctionGraph, *, mode: str = "numba", exclude=(), en
         report.passes.append(entry)
         if config.check_graph:
             fgraph.validate()
-    from symnet.compiler.rewrite.utils import forget_shapes
-
     forget_shapes(fgraph)
     return report
 
@@ -260,8 +237,6 @@ def rewrite_graph(outputs, passes=None, exclude=(), inputs=None):
     >>> x = T.dvector('x')
     >>> out = rewrite_graph(T.log(1 + x), passes=('stabilize',))
     """
-    from symnet.graph import Constant, Variable, graph_inputs
-
     single = isinstance(outputs, Variable)
     outs = [outputs] if single else list(outputs)
     if inputs is None:

@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from symnet.graph import Constant, Variable
+from symnet.graph import Constant, Variable, constant
 from symnet.ops import elemwise as ew
 from symnet.ops.elemwise import Elemwise
 from symnet.ops.linalg import Dot
@@ -63,8 +63,6 @@ def is_constant_value(var: Variable, value) -> bool:
 
 def constant_like(value, dtype: str, ndim: int) -> Constant:
     """A Constant of ``dtype`` holding ``value`` with ``ndim`` length-1 axes."""
-    from symnet.tensor import constant
-
     return constant(np.full((1,) * ndim, value, dtype=dtype))
 
 
@@ -87,8 +85,6 @@ def same_value(a: Variable, b: Variable, depth: int = 4) -> bool:
 def dimshuffle(var: Variable, order: tuple) -> Variable:
     """``var`` dimshuffled by ``order``; a constant is rearranged here rather than by a node."""
     if isinstance(var, Constant):
-        from symnet.tensor import constant
-
         return constant(DimShuffle(tuple(order)).perform([var.data])[0])
     return DimShuffle(tuple(order))(var)
 
