@@ -617,12 +617,30 @@ class Apply:
         return (_owner_of, (self.outputs[0],))
 
 
-class Op:
-    """Base of all ops. Subclasses are frozen dataclasses: their fields are their props.
+class MissingNumbaImplementation(TypeError):
+    """An op in the graph has no Numba implementation (nothing falls back to object mode)."""
 
-    Equal props make equal ops (what CSE and the kernel cache rely on). A subclass defines
-    ``make_node``, ``perform``, ``numba_impl`` (or ``numba_lines``), ``grad`` and, optionally,
-    ``infer_shape`` and printing attributes (``infix``, ``pp_name``).
+
+class Op:
+    """Base of all ops: the whole contract an op family implements, with its defaults.
+
+    Subclasses are frozen dataclasses whose fields are their props: equal props make equal
+    ops (what CSE and the kernel cache rely on). Every stage of the compiler asks the op and
+    never lists op classes:
+
+    - :meth:`make_node` (required) checks the inputs and builds the :class:`Apply` node,
+      with the outputs' static types;
+    - :meth:`perform` (required) computes the outputs with NumPy: the reference backend;
+    - :meth:`grad`: the gradient graph (default: no gradient);
+    - :meth:`infer_shape`: the lengths of the outputs' axes from the inputs', for the shape
+      analysis of the rewrites (default: nothing known beyond the static types);
+    - :meth:`numba_lines`, with :meth:`numba_impl` as the short form: the op's code in the
+      generated kernel; :meth:`numba_data`: values the kernel receives as arguments for it;
+      :meth:`numba_checks`/:meth:`numba_body`: the same code split so that equal nodes share
+      one function of the kernel module;
+    - :meth:`inner_graphs`: the graphs an op runs inside itself (scan's step, ifelse's
+      branches), which the compiler rewrites and compiles with the outer graph;
+    - printing: ``pp_name``, ``infix``, :meth:`name_for_pp`, :meth:`pp_args`.
     """
 
     #: name used by pp for call-style printing; defaults to the lower-cased class name
@@ -640,13 +658,63 @@ class Op:
         return list(node.outputs)
 
     def make_node(self, *inputs) -> Apply:
+        """Check ``inputs`` (variables or values) and return the node applying this op."""
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
     def perform(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """The outputs for concrete ``inputs``, computed with NumPy."""
         raise NotImplementedError(f"{type(self).__name__}.perform")
 
     def grad(self, inputs, output_grads):
+        """Symbolic gradients of a scalar cost with respect to ``inputs``, given its gradients
+        with respect to the outputs (None for an output the cost does not depend on). One
+        entry per input: a variable, or None where the input is disconnected."""
         raise TypeError(f"{self} has no gradient")
+
+    def infer_shape(self, node, input_lengths: list[tuple], lengths) -> list[tuple] | None:
+        """The lengths of the axes of each output of ``node``, or None if the op tells nothing
+        beyond the outputs' static shapes.
+
+        ``input_lengths`` has one tuple per input, a length per axis: an int where it is known,
+        else an opaque symbolic length that only ``lengths`` interprets. ``lengths`` is the
+        shape analysis (:class:`symnet.compiler.rewrite.utils.ShapeInfo`): its
+        ``broadcast(column, out, axis)`` combines the lengths of inputs broadcast together,
+        ``from_vector(vec, out)`` reads the lengths a shape vector holds, ``scalar(s)`` the
+        length an int scalar holds, ``fresh(var, axis)`` names a length nothing else
+        determines, and ``assume_equal(a, b)`` records two lengths the op requires to be equal
+        (its run-time check fails otherwise).
+        """
+        return None
+
+    def numba_impl(self, node, names: list[str]) -> str:
+        """A Python expression over the input names computing the output(s) in the kernel."""
+        raise MissingNumbaImplementation(
+            f"numba backend: {self} has no numba_impl; use mode='python' or implement it")
+
+    def numba_lines(self, node, names: list[str], outs: list[str], data_names=()) -> list[str]:
+        """The kernel source lines assigning the outputs ``outs`` from the inputs ``names``
+        (and the values of :meth:`numba_data`, bound to ``data_names``). By default one
+        assignment from :meth:`numba_impl`."""
+        return [f"{', '.join(outs)} = {self.numba_impl(node, names)}"]
+
+    def numba_data(self, node) -> list:
+        """Values (arrays, scalars) the kernel receives as arguments for ``node``, so that its
+        code does not depend on them: one compiled kernel serves every value."""
+        return []
+
+    def numba_checks(self, node, names: list[str]) -> list[str]:
+        """The lines of :meth:`numba_lines` that check the inputs; an op that overrides this
+        and :meth:`numba_body` lets equal nodes that read differently named values share one
+        function of the kernel module (the checks stay in the caller, with their names)."""
+        return []
+
+    def numba_body(self, node, names: list[str], outs: list[str], data_names=()) -> list[str]:
+        """:meth:`numba_lines` without the lines of :meth:`numba_checks`."""
+        return self.numba_lines(node, names, outs, data_names)
+
+    def inner_graphs(self) -> tuple:
+        """The graphs this op runs inside itself (none by default)."""
+        return ()
 
     def name_for_pp(self) -> str:
         return self.pp_name or type(self).__name__.lower()

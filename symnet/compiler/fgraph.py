@@ -127,7 +127,7 @@ class FunctionGraph:
 
     def as_networkx(self):
         """A networkx DiGraph of the nodes (edges follow data), for analysis only."""
-        import networkx as nx
+        import networkx as nx  # deferred: 0.1 s to import, and only this analysis view needs it
 
         graph = nx.DiGraph()
         for node in self.toposort():

@@ -1250,7 +1250,7 @@ class Conv2DGradInput(_ConvBase):
         gx = _conv_grad_input_np(wc, gzc, h, wd, ph, pw, *self.subsample, self.filter_flip)
         return [_output_from_nchw(gx, self.layout).astype(w.dtype, copy=False)]
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         w, gz, shape = names
         (out,) = outs
         helper = "conv2d_grad_input_nchw" if self.layout == "NCHW" else "conv2d_grad_input_nhwc"
@@ -1299,7 +1299,7 @@ class Conv2DGradFilters(_ConvBase):
         gw = _conv_grad_filters_np(xc, gzc, kh, kw, ph, pw, *self.subsample, self.filter_flip)
         return [_filters_from_nchw(gw, self.layout).astype(x.dtype, copy=False)]
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         # the padding of 'full' and 'half' reads the filter shape: check the vector first
         x, gz, shape = names
         (out,) = outs

@@ -350,6 +350,11 @@ class Elemwise(Op):
 
     rule: ScalarRule
 
+    def infer_shape(self, node, input_lengths, lengths):
+        out = node.outputs[0]
+        return [tuple(lengths.broadcast([d[k] for d in input_lengths], out, k)
+                      for k in range(out.ndim))]
+
     def make_node(self, *inputs):
         rule = self.rule
         if len(inputs) != rule.nin:
@@ -385,7 +390,7 @@ class Elemwise(Op):
                 result.append(g)
         return result
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         """An unfused node (fusion switched off) is a one-step fused loop."""
         step = (self.rule, tuple(("in", k) for k in range(len(node.inputs))), node.outputs[0].dtype)
         fused = FusedElemwise(len(node.inputs), (step,), (0,))

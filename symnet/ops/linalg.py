@@ -184,6 +184,11 @@ class Dot(Op):
 
     pp_name = "dot"
 
+    def infer_shape(self, node, input_lengths, lengths):
+        a, b = input_lengths
+        lengths.assume_equal(a[-1], b[0])
+        return [a[:-1] + b[1:]]
+
     def make_node(self, a, b):
         a, b = as_tensor(a), as_tensor(b)
         for position, x in enumerate((a, b)):
@@ -347,7 +352,7 @@ class TensorDot(Op):
                 )
         return [np.asarray(np.tensordot(a, b, axes=(list(self.axes_a), list(self.axes_b))))]
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         a_var, b_var = node.inputs
         out = node.outputs[0]
         (result,) = outs

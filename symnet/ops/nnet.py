@@ -347,6 +347,9 @@ class Softmax(Op):
 
     axis: int = -1
 
+    def infer_shape(self, node, input_lengths, lengths):
+        return [input_lengths[0]]
+
     def make_node(self, x):
         x = as_tensor(x)
         _require_float("softmax", "the input", x)
@@ -377,6 +380,9 @@ class LogSoftmax(Op):
     """``x - max - log(sum(exp(x - max)))`` over ``axis``: log(softmax(x)) without underflow."""
 
     axis: int = -1
+
+    def infer_shape(self, node, input_lengths, lengths):
+        return [input_lengths[0]]
 
     def make_node(self, x):
         x = as_tensor(x)
@@ -480,6 +486,12 @@ class GatherLabels(Op):
     """``x[..., labels]``: for every position of ``labels``, the entry of ``x``'s last axis it
     names (``x[arange(n), labels]`` for a matrix). Labels are checked: 0 <= label < classes."""
 
+    def infer_shape(self, node, input_lengths, lengths):
+        x, labels = input_lengths
+        for a, b in zip(labels, x[:-1]):
+            lengths.assume_equal(a, b)
+        return [labels]
+
     def make_node(self, x, labels):
         x, labels = as_tensor(x), as_tensor(labels)
         _require_labels("gather_labels", labels, x)
@@ -506,6 +518,14 @@ class GatherLabels(Op):
 class ScatterLabels(Op):
     """The adjoint of :class:`GatherLabels`: zeros of shape ``labels.shape + (n_classes,)``
     holding ``g`` at ``[..., labels]`` (``g`` has the labels' shape)."""
+
+    def infer_shape(self, node, input_lengths, lengths):
+        g, labels, _ = input_lengths
+        for a, b in zip(g, labels):
+            lengths.assume_equal(a, b)
+        out = node.outputs[0]
+        n = lengths.scalar(node.inputs[2])
+        return [labels + (lengths.fresh(out, out.ndim - 1) if n is None else n,)]
 
     def make_node(self, g, labels, n_classes):
         g, labels, n_classes = as_tensor(g), as_tensor(labels), as_tensor(n_classes)
@@ -572,6 +592,12 @@ class CrossentropyCategorical1Hot(Op):
     """``-log(coding_dist[..., labels])``: the crossentropy of a probability tensor against
     integer labels of its last axis (Theano's ``crossentropy_categorical_1hot``)."""
 
+    def infer_shape(self, node, input_lengths, lengths):
+        x, labels = input_lengths
+        for a, b in zip(labels, x[:-1]):
+            lengths.assume_equal(a, b)
+        return [labels]
+
     def make_node(self, coding_dist, labels):
         p, labels = as_tensor(coding_dist), as_tensor(labels)
         _require_float("crossentropy_categorical_1hot", "coding_dist", p)
@@ -610,6 +636,13 @@ class CrossentropySoftmaxWithLogits(Op):
     """
 
     axis: int = -1
+
+    def infer_shape(self, node, input_lengths, lengths):
+        x, t = input_lengths
+        for a, b in zip(x, t):
+            lengths.assume_equal(a, b)
+        axis = self.axis % len(x)
+        return [x[:axis] + x[axis + 1:]]
 
     def make_node(self, logits, targets):
         x, t = as_tensor(logits), as_tensor(targets)
@@ -674,6 +707,12 @@ class CrossentropySoftmaxWithLogits(Op):
 class SparseCrossentropySoftmaxWithLogits(Op):
     """``logsumexp(logits) - logits[..., labels]`` over the last axis: the crossentropy of
     integer ``labels`` against ``softmax(logits)``, finite for any finite logits."""
+
+    def infer_shape(self, node, input_lengths, lengths):
+        x, labels = input_lengths
+        for a, b in zip(labels, x[:-1]):
+            lengths.assume_equal(a, b)
+        return [labels]
 
     def make_node(self, logits, labels):
         x, labels = as_tensor(logits), as_tensor(labels)

@@ -329,6 +329,12 @@ class Reduce(Op):
     axis: tuple
     keepdims: bool = False
 
+    def infer_shape(self, node, input_lengths, lengths):
+        (x,) = input_lengths
+        if self.keepdims:
+            return [tuple(1 if k in self.axis else d for k, d in enumerate(x))]
+        return [tuple(d for k, d in enumerate(x) if k not in self.axis)]
+
     def make_node(self, x):
         x = as_tensor(x)
         self.check_axes(x)

@@ -142,6 +142,9 @@ class DimShuffle(Op):
 
     may_return_view = True
 
+    def infer_shape(self, node, input_lengths, lengths):
+        return [tuple(1 if a == "x" else input_lengths[0][a] for a in self.new_order)]
+
     def make_node(self, x):
         x = as_tensor(x)
         kept = self._kept()
@@ -196,7 +199,7 @@ class DimShuffle(Op):
         inserted = [i for i, a in enumerate(self.new_order) if a == "x"]
         return _view_source(x, ndim, dropped, perm, inserted)
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         (x,) = names
         kept = self._kept()
         dropped = [a for a in range(node.inputs[0].ndim) if a not in kept]
@@ -518,6 +521,9 @@ def alloc_scalar(value, shape):
 class Alloc(Op):
     """Broadcast ``value`` to ``shape`` as a new array: ``np.broadcast_to(value, shape).copy()``."""
 
+    def infer_shape(self, node, input_lengths, lengths):
+        return [lengths.from_vector(node.inputs[1], node.outputs[0])]
+
     def make_node(self, value, shape):
         value = as_tensor(value)
         shape = as_shape_vector(shape)
@@ -659,6 +665,9 @@ class SumToShape(Op):
     """
 
     may_return_view = True  # g itself when nothing needs summing
+
+    def infer_shape(self, node, input_lengths, lengths):
+        return [lengths.from_vector(node.inputs[1], node.outputs[0])]
 
     def make_node(self, g, shape):
         g = as_tensor(g)
@@ -896,6 +905,9 @@ class Reshape(Op):
 
     may_return_view = True
 
+    def infer_shape(self, node, input_lengths, lengths):
+        return [lengths.from_vector(node.inputs[1], node.outputs[0])]
+
     def make_node(self, x, shape):
         x = as_tensor(x)
         shape = as_shape_vector(shape)
@@ -927,7 +939,7 @@ class Reshape(Op):
             return f"shape.reshape_0d(np.ascontiguousarray({x}))"
         return f"shape.reshape_checked(np.ascontiguousarray({x}), {_tuple_source(shp, self.ndim)})"
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         _, shp = names
         lines = []
         if node.inputs[1].type.shape[0] is None:
@@ -1055,7 +1067,7 @@ class Squeeze(Op):
         perm = list(range(ndim - len(self.axis)))
         return _view_source(x, ndim, list(self.axis), perm, [])
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         (x,) = names
         lines = _length1_checks(x, self.axis, "squeeze")
         lines.append(f"{outs[0]} = {self.numba_impl(node, names)}")
@@ -1158,7 +1170,7 @@ class Join(Op):
     def numba_impl(self, node, names):
         return f"np.concatenate(({''.join(n + ', ' for n in names)}), axis={self.axis})"
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         ndim = node.outputs[0].ndim
         first = names[0]
         lines = []
@@ -1253,7 +1265,7 @@ class Split(Op):
             pieces.append(x[tuple(index)])
         return pieces
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         x, sizes = names
         offsets = f"{outs[0]}_offsets"
         lines = [

@@ -759,7 +759,7 @@ class AdvancedSubtensor(Op):
         _check_values(items, x.shape, values)
         return [np.asarray(x[_numpy_key(items, values)])]
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         x, *syms = names
         ndims = [v.ndim for v in node.inputs[1:]]
         return _gather_lines(_items(self.idx, ndims), x, node.inputs[0].ndim, syms, ndims, outs[0])
@@ -849,7 +849,7 @@ class IncSubtensor(Op):
             np.add.at(flat, positions.ravel(), values_flat)
         return [out]
 
-    def numba_lines(self, node, names, outs):
+    def numba_lines(self, node, names, outs, data_names=()):
         x, v, *syms = names
         (out,) = outs
         xvar = node.inputs[0]

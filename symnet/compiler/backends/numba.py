@@ -16,21 +16,21 @@ import re
 from contextvars import ContextVar
 
 import numpy as np
+from numba import from_dtype, typeof
+from numba.core import types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
 from symnet.compiler.allocator import tune_malloc
 from symnet.compiler.cache import load_kernel
+from symnet.compiler.callpath import Runner
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.inplace import late_node
-from symnet.graph import Constant
+from symnet.graph import Constant, MissingNumbaImplementation  # noqa: F401 - raised by Op
 from symnet.ops.kernel import tolerate_broken_cache
 
 FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "conv", "control",
             "random", "vmath", "elemvm")
-
-
-class MissingNumbaImplementation(TypeError):
-    """An op in the graph has no Numba implementation (nothing falls back to object mode)."""
 
 
 def _families() -> list[str]:
@@ -71,11 +71,11 @@ class _Module:
         self.repeated: set[str] = set()  # texts of top-level nodes that occur more than once
         self._texts: dict[int, tuple[str, int]] = {}  # id(node) -> _function_text(node)
 
-    def text_of(self, node, n_inputs: int, n_data: int, has_data: bool) -> tuple[str, int]:
+    def text_of(self, node, n_inputs: int, n_data: int) -> tuple[str, int]:
         """``_function_text`` of ``node``, rendered once."""
         found = self._texts.get(id(node))
         if found is None:
-            found = _function_text(node, n_inputs, n_data, has_data)
+            found = _function_text(node, n_inputs, n_data)
             self._texts[id(node)] = found
         return found
 
@@ -87,22 +87,7 @@ class _Module:
 _module: ContextVar[_Module | None] = ContextVar("symnet_numba_module", default=None)
 
 
-def _node_lines(node, in_names: list[str], outs: list[str], data_names: list[str],
-                has_data: bool) -> list[str]:
-    """The source lines computing ``node``: its op's ``numba_lines`` or ``numba_impl``."""
-    op = node.op
-    if has_data:
-        return op.numba_lines(node, in_names, outs, data_names)
-    if hasattr(op, "numba_lines"):
-        return op.numba_lines(node, in_names, outs)
-    if hasattr(op, "numba_impl"):
-        return [f"{', '.join(outs)} = {op.numba_impl(node, in_names)}"]
-    raise MissingNumbaImplementation(
-        f"numba backend: {op} has no numba_impl; use mode='python' or implement it"
-    )
-
-
-def _function_text(node, n_inputs: int, n_data: int, has_data: bool) -> tuple[str, int]:
+def _function_text(node, n_inputs: int, n_data: int) -> tuple[str, int]:
     """``node``'s code as the parameters and body of a function of the module (inputs ``i<k>``,
     data ``d<k>``, returning the outputs as a tuple), and its number of lines. An op that
     splits its code into ``numba_checks`` (checks of its inputs, which may name them) and
@@ -112,18 +97,14 @@ def _function_text(node, n_inputs: int, n_data: int, has_data: bool) -> tuple[st
     params = [f"i{k}" for k in range(n_inputs)]
     data_params = [f"d{k}" for k in range(n_data)]
     results = [f"o{j}" for j in range(len(node.outputs))]
-    if hasattr(op, "numba_body"):
-        lines = op.numba_body(node, params, results, data_params)
-    else:
-        lines = _node_lines(node, params, results, data_params, has_data)
+    lines = op.numba_body(node, params, results, data_params)
     text = "\n".join([f"({', '.join(params + data_params)}):",
                       *("    " + line for line in lines),
                       f"    return ({''.join(r + ', ' for r in results)})"])
     return text, len(lines)
 
 
-def _emit(node, in_names: list[str], outs: list[str], data_names: list[str],
-          has_data: bool) -> list[str]:
+def _emit(node, in_names: list[str], outs: list[str], data_names: list[str]) -> list[str]:
     """The lines computing ``node`` in the kernel or in an inner graph: inline code, or a call
     to a function of the module.
 
@@ -137,17 +118,17 @@ def _emit(node, in_names: list[str], outs: list[str], data_names: list[str],
     """
     module = _module.get()
     if module is None:
-        return _node_lines(node, in_names, outs, data_names, has_data)
-    text, size = module.text_of(node, len(in_names), len(data_names), has_data)
+        return node.op.numba_lines(node, in_names, outs, data_names)
+    text, size = module.text_of(node, len(in_names), len(data_names))
     repeated = text in module.repeated
     if (size < FUNCTION_LINES and not (repeated and size >= SHARED_LINES)) or (
             module.calls_functions(text) and not repeated):
-        return _node_lines(node, in_names, outs, data_names, has_data)
+        return node.op.numba_lines(node, in_names, outs, data_names)
     name = module.functions.get(text)
     if name is None:
         name = f"{type(node.op).__name__.lower()}_{len(module.functions)}"
         module.functions[text] = name
-    checks = node.op.numba_checks(node, in_names) if hasattr(node.op, "numba_body") else []
+    checks = node.op.numba_checks(node, in_names)
     call = f"{''.join(out + ', ' for out in outs)}= {name}({', '.join(in_names + data_names)})"
     return [*checks, call]
 
@@ -198,11 +179,11 @@ def _generate(fgraph: FunctionGraph, module: _Module) -> tuple[str, list]:
                 raise ValueError(f"numba backend: {var!r} is not an input of the graph")
         return names[key]
 
-    datas = [node.op.numba_data(node) if hasattr(node.op, "numba_data") else [] for node in order]
+    datas = [node.op.numba_data(node) for node in order]
     # which node texts occur more than once (see _emit)
     seen: set[str] = set()
     for node, data in zip(order, datas):
-        text, size = module.text_of(node, len(node.inputs), len(data), len(data) > 0)
+        text, size = module.text_of(node, len(node.inputs), len(data))
         if size >= SHARED_LINES:
             (module.repeated if text in seen else seen).add(text)
 
@@ -216,7 +197,7 @@ def _generate(fgraph: FunctionGraph, module: _Module) -> tuple[str, list]:
             name = f"d{n}_{j}"
             data_names.append(name)
             extra_args.append((name, value))
-        body.extend(_emit(node, in_names, outs, data_names, len(data) > 0))
+        body.extend(_emit(node, in_names, outs, data_names))
         for out, var in zip(outs, node.outputs):
             names[id(var)] = out
     results = [name_of(v) + ("[()]" if v.ndim == 0 else "") for v in fgraph.outputs]
@@ -270,10 +251,10 @@ def render_inner(fgraph, input_names: list[str], prefix: str) -> tuple[list[str]
                 for j in range(len(node.outputs))]
         in_names = [name_of(inp) for inp in node.inputs]
         lines.append(f"# {', '.join(outs)} = {_comment(node)}")
-        node_data = op.numba_data(node) if hasattr(op, "numba_data") else []
+        node_data = op.numba_data(node)
         data_names = [f"{prefix}d{n}_{j}" for j in range(len(node_data))]
         data.extend(zip(data_names, node_data))
-        lines.extend(_emit(node, in_names, outs, data_names, len(node_data) > 0))
+        lines.extend(_emit(node, in_names, outs, data_names))
         for out, var in zip(outs, node.outputs):
             names[id(var)] = out
     return lines, [name_of(v) for v in fgraph.outputs], data
@@ -293,7 +274,7 @@ def _tolerate_broken_caches(kernel) -> None:
 
 
 class NumbaKernel:
-    """The compiled kernel plus how to call it: which arguments and results are scalars."""
+    """The compiled kernel: its module's source, its dispatcher and the constants it takes."""
 
     def __init__(self, fgraph: FunctionGraph):
         self.source, constants = generate_source(fgraph)
@@ -305,9 +286,13 @@ class NumbaKernel:
             (c.data[()] if c.ndim == 0 else np.array(c.data)) if isinstance(c, Constant) else c
             for c in constants
         ]
-        self.scalar_inputs = [v.ndim == 0 for v in fgraph.inputs]
-        self.output_dtypes = [np.dtype(v.dtype) for v in fgraph.outputs]
-        self.scalar_outputs = [v.ndim == 0 for v in fgraph.outputs]
+
+    @property
+    def runner(self) -> Runner:
+        """How the call path calls the kernel: 0-d values unboxed, the constants last, 0-d
+        outputs back as scalars."""
+        return Runner(entry=self.dispatcher, extra=tuple(self.const_values), unbox_scalars=True,
+                      typed_results=True)
 
     @property
     def module_path(self) -> str:
@@ -320,9 +305,6 @@ class NumbaKernel:
     def signature(self, fgraph: FunctionGraph, shared_values: list) -> tuple:
         """The Numba types of the arguments the call path passes: user inputs (C-contiguous
         arrays, scalars unboxed), then the shared values read (as they are), then constants."""
-        from numba import from_dtype, typeof
-        from numba.core import types
-
         n_user = len(fgraph.inputs) - len(shared_values)
         sig = []
         for var in fgraph.inputs[:n_user]:
@@ -336,8 +318,6 @@ class NumbaKernel:
     def load_cached(self, signature: tuple) -> bool:
         """Make the kernel for ``signature`` ready if it is compiled in this process or in
         Numba's disk cache (without compiling); True if it is then ready."""
-        from numba.core.compiler_lock import global_compiler_lock
-
         dispatcher = self.dispatcher
         if signature in dispatcher.overloads:
             return True
@@ -358,15 +338,6 @@ class NumbaKernel:
     def compile(self, signature: tuple) -> None:
         """Compile (or load) the kernel for ``signature`` in this process."""
         self.dispatcher.compile(signature)
-
-    def __call__(self, values):
-        """Run on input arrays (fgraph.inputs order); returns ndarrays."""
-        # one memory layout (C order) for every array argument: one kernel specialisation
-        args = [v[()] if scalar else v if v.flags.c_contiguous else np.ascontiguousarray(v)
-                for v, scalar in zip(values, self.scalar_inputs)]
-        results = self.dispatcher(*args, *self.const_values)
-        return [np.asarray(r, dtype) if scalar else r
-                for r, dtype, scalar in zip(results, self.output_dtypes, self.scalar_outputs)]
 
 
 def compile_numba(fgraph: FunctionGraph):

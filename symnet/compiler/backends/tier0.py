@@ -34,6 +34,7 @@ import numpy as np
 
 from symnet.compiler.backends.numba import _families, _function_text
 from symnet.compiler.cache import load_kernel
+from symnet.compiler.callpath import Runner
 from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Apply, Constant, TensorType
 from symnet.ops import elemvm
@@ -146,7 +147,7 @@ def _step_text(rule, dtypes: tuple[str, ...], out_dtype: str, ndim: int) -> str:
     fused = FusedElemwise(len(dtypes), (step,), (0,))
     inputs = [TensorType(dtype, (None,) * ndim)() for dtype in dtypes]
     node = Apply(fused, inputs, [TensorType(out_dtype, (None,) * ndim)()])
-    return _function_text(node, len(dtypes), 0, False)[0]
+    return _function_text(node, len(dtypes), 0)[0]
 
 
 def _step_function(rule, dtypes: tuple[str, ...], out_dtype: str, ndim: int):
@@ -244,8 +245,8 @@ class Tier0Program:
         if isinstance(op, FusedElemwise) and elemvm.eligible(op, node) is None:
             self._add_fused(op, node, in_slots, out_slots)
             return
-        data = op.numba_data(node) if hasattr(op, "numba_data") else []
-        text, _ = _function_text(node, len(node.inputs), len(data), len(data) > 0)
+        data = op.numba_data(node)
+        text, _ = _function_text(node, len(node.inputs), len(data))
         data_slots = [self._constant(value) for value in data]
         self._call(self._node(text), list(in_slots) + data_slots, out_slots)
 
@@ -281,6 +282,11 @@ class Tier0Program:
         for m, k in fused.inplace:
             if node.inputs[k].owner is None and not isinstance(node.inputs[k], Constant):
                 self._call(_write_into, [out_slots[m], in_slots[k], *in_slots], [out_slots[m]])
+
+    @property
+    def runner(self) -> Runner:
+        """How the call path calls this program."""
+        return Runner(entry=lambda *values: self(values))
 
     def __call__(self, values):
         storage = [None] * self._n_slots

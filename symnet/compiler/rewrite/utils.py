@@ -14,19 +14,7 @@ import numpy as np
 
 from symnet.graph import Constant, Variable, constant
 from symnet.ops import elemwise as ew
-from symnet.ops.elemwise import Elemwise
-from symnet.ops.linalg import Dot
-from symnet.ops.nnet import (
-    CrossentropyCategorical1Hot,
-    CrossentropySoftmaxWithLogits,
-    GatherLabels,
-    LogSoftmax,
-    ScatterLabels,
-    Softmax,
-    SparseCrossentropySoftmaxWithLogits,
-)
-from symnet.ops.reduction import Reduce
-from symnet.ops.shape import Alloc, DimShuffle, MakeVector, Reshape, Shape, ShapeI, SumToShape
+from symnet.ops.shape import DimShuffle, MakeVector, Shape, ShapeI
 
 #: constants (and constant folds) larger than this many elements are not created
 MAX_CONSTANT_SIZE = 1_000_000
@@ -223,6 +211,7 @@ class ShapeInfo:
         self.bcast: dict = {}
         self.dims: dict = {}
         self.inputs = list(fgraph.inputs)
+        self._assumed: list = []
         for _ in range(self.MAX_ROUNDS):
             # a later equality can merge what an earlier broadcast kept apart: redo until stable
             self.dims = {}
@@ -258,6 +247,27 @@ class ShapeInfo:
         if isinstance(ra, int) or isinstance(rb, int):
             return ra == rb
         return ra is rb
+
+    # --- what Op.infer_shape calls ---------------------------------------------------------
+    def assume_equal(self, a, b) -> None:
+        """Record that lengths ``a`` and ``b`` are equal (the op checks it at run time)."""
+        self._assumed.append((a, b))
+
+    def fresh(self, var, axis: int):
+        """The length of ``var``'s ``axis`` when nothing else determines it."""
+        return self._fresh(var, axis)
+
+    def broadcast(self, column: list, out, axis: int):
+        """The length of ``out``'s ``axis`` broadcast from the inputs' lengths ``column``."""
+        return self._broadcast(column, out, axis)
+
+    def from_vector(self, vec, out) -> tuple:
+        """The lengths of ``out``'s axes as held by the shape vector ``vec``."""
+        return self._from_vector(vec, out)
+
+    def scalar(self, s):
+        """The length the 0-d int variable ``s`` holds, or None if it is not one we can name."""
+        return self._scalar(s)
 
     def _fresh(self, var, axis: int):
         static = var.type.shape[axis]
@@ -370,46 +380,17 @@ class ShapeInfo:
         return self.bcast[key]
 
     def _visit(self, node) -> bool:
-        """Derive the lengths of ``node``'s outputs; True if an equality was learned."""
-        op = node.op
+        """Derive the lengths of ``node``'s outputs (``Op.infer_shape``); True if an equality
+        was learned."""
         ins = [self._dims_now(i) for i in node.inputs]
         outs = node.outputs
-        equal = []
-        if isinstance(op, Elemwise):
-            out = outs[0]
-            result = [tuple(self._broadcast([d[k] for d in ins], out, k) for k in range(out.ndim))]
-        elif isinstance(op, DimShuffle):
-            result = [tuple(1 if a == "x" else ins[0][a] for a in op.new_order)]
-        elif isinstance(op, Dot):
-            a, b = ins
-            equal.append((a[-1], b[0]))
-            result = [a[:-1] + b[1:]]
-        elif isinstance(op, Reduce):
-            (x,) = ins
-            if op.keepdims:
-                result = [tuple(1 if k in op.axis else d for k, d in enumerate(x))]
-            else:
-                result = [tuple(d for k, d in enumerate(x) if k not in op.axis)]
-        elif isinstance(op, (Alloc, SumToShape, Reshape)):
-            result = [self._from_vector(node.inputs[1], outs[0])]
-        elif isinstance(op, (Softmax, LogSoftmax)):
-            result = [ins[0]]
-        elif isinstance(op, (GatherLabels, CrossentropyCategorical1Hot,
-                             SparseCrossentropySoftmaxWithLogits)):
-            x, labels = ins
-            equal.extend(zip(labels, x[:-1]))
-            result = [labels]
-        elif isinstance(op, ScatterLabels):
-            g, labels, _ = ins
-            equal.extend(zip(g, labels))
-            n = self._scalar(node.inputs[2])
-            result = [labels + (self._fresh(outs[0], outs[0].ndim - 1) if n is None else n,)]
-        elif isinstance(op, CrossentropySoftmaxWithLogits):
-            x, t = ins
-            equal.extend(zip(x, t))
-            axis = op.axis % len(x)
-            result = [x[:axis] + x[axis + 1:]]
-        else:
+        outer, self._assumed = self._assumed, []  # infer_shape may visit other nodes
+        try:
+            result = node.op.infer_shape(node, ins, self)
+            equal = self._assumed
+        finally:
+            self._assumed = outer
+        if result is None:
             result = [self._own(out) for out in outs]
         changed = False
         for out, dims in zip(outs, result):
