@@ -19,6 +19,7 @@ from symnet.compiler import background, warmup
 from symnet.compiler.backends.numba import compile_numba
 from symnet.compiler.backends.python import compile_python
 from symnet.compiler.backends.tier0 import Tier0Program
+from symnet.compiler.callpath import Runner, build_call
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.passes import rewrite_fgraph
 from symnet.config import SymnetWarning, config
@@ -78,10 +79,6 @@ class LockGroup:
             lock.release()
         return False
 
-
-#: up to this many locks the call path names each in one ``with`` (the fastest form); more
-#: go through one LockGroup
-INLINE_LOCKS = 4
 
 #: under config.compile='background', a function whose tier 0 would first compile more than
 #: this many shared kernels (a machine whose cache lacks them) compiles its own kernel instead
@@ -332,7 +329,8 @@ class Function:
                                      enabled=rewrite and mode != "nan_guard")
         start = time.perf_counter()
         if mode in ("python", "nan_guard"):
-            self.kernel = compile_python(fgraph, nan_guard=mode == "nan_guard")
+            run = compile_python(fgraph, nan_guard=mode == "nan_guard")
+            self.kernel = Runner(entry=lambda *values: run(values))
             self.source = None
         else:
             self.kernel, self.source = compile_numba(fgraph)
@@ -348,7 +346,7 @@ class Function:
         self.defaults = []
         for pos, inp in enumerate(ins):
             if inp.has_default:
-                self.defaults.append(self._filter(pos, inp.value))
+                self.defaults.append(self.filter_input(pos, inp.value))
             else:
                 self.defaults.append(_MISSING)
         outputs = fgraph.outputs
@@ -359,7 +357,7 @@ class Function:
             self.copy_output.append(_may_alias(var) or id(var) in seen or id(var) in update_ids)
             seen.add(id(var))
         self.copy_update = [_may_alias(v) for v in outputs[n_outputs:]]
-        self._out_dtypes = [np.dtype(v.dtype) for v in outputs]
+        self.lock_group = LockGroup(self.locks)
         self.tier = 1 if mode == "numba" else None
         self.tier_reason = f"mode={mode!r}: the reference interpreter" if mode != "numba" else ""
         self._tier1 = self.kernel
@@ -368,8 +366,7 @@ class Function:
         self._promote_lock = threading.Lock()
         if mode == "numba":
             self._choose_tier()
-        self._call = (self._build_fast_call(self.kernel) if self.tier == 1
-                      else self._tier0_call if self.tier == 0 else self._slow_call_kw)
+        self._call = self._build_call(self.kernel)
         if mode == "numba":
             # Calls go straight to the generated call path: Python looks __call__ up on the
             # type, so each compiled function gets a subclass whose __call__ is that path
@@ -446,8 +443,8 @@ class Function:
             kernel = self._tier1
             if not kernel.load_cached(self._signature):
                 kernel.compile(self._signature)
-            fast = self._build_fast_call(kernel)
-            with LockGroup(self.locks):
+            fast = self._build_call(kernel)
+            with self.lock_group:
                 self.kernel = kernel
                 self._call = fast
                 type(self).__call__ = staticmethod(fast)
@@ -469,26 +466,30 @@ class Function:
         self._warn_notice()
         return self
 
-    def _warn_notice(self) -> None:
+    def _build_call(self, kernel):
+        """The call path on ``kernel`` (the tier-1 kernel, a tier-0 program or the reference
+        interpreter's runner): see :mod:`symnet.compiler.callpath`."""
+        if isinstance(kernel, Runner):
+            return build_call(self, kernel)
+        if self.tier == 0:
+            return build_call(self, kernel.runner, prologue=self._report_notice)
+        return build_call(self, kernel.runner)
+
+    def _report_notice(self) -> None:
+        if self._notice is not None:
+            self._warn_notice(stacklevel=4)  # the user's call, behind the call path
+
+    def _warn_notice(self, stacklevel: int = 3) -> None:
         notice, self._notice = self._notice, None
         if notice is not None:
-            warnings.warn(notice, SymnetWarning, stacklevel=3)
-
-    def _tier0_call(self, *args, **kwargs):
-        """The call path on tier 0: the complete checks, then the graph node by node."""
-        if self._notice is not None:
-            self._warn_notice()
-        return self._slow_call(args, kwargs)
-
-    def _slow_call_kw(self, *args, **kwargs):
-        return self._slow_call(args, kwargs)
+            warnings.warn(notice, SymnetWarning, stacklevel=stacklevel)
 
     # --- the call path ------------------------------------------------------------------------
     def _describe_input(self, pos: int) -> str:
         name = self.input_names[pos]
         return f"{self.name}: input {pos}" + (f" ({name!r})" if name else "")
 
-    def _filter(self, pos: int, value) -> np.ndarray:
+    def filter_input(self, pos: int, value) -> np.ndarray:
         ttype = self.input_types[pos]
         if (type(value) is np.ndarray and value.dtype.name == ttype.dtype
                 and ttype.is_compatible_shape(value.shape)):
@@ -522,119 +523,20 @@ class Function:
                     )
                 values[pos] = default
             elif not self.trust_input:
-                values[pos] = self._filter(pos, value)
+                values[pos] = self.filter_input(pos, value)
         return values
 
     def __call__(self, *args, **kwargs):
         return self._call(*args, **kwargs)
 
-    def _slow_call(self, args, kwargs):
-        """Bind keywords and defaults, check every input, run, commit."""
-        values = self.bind(args, kwargs)
-        if not self.locks:
-            return self._run(values)
-        with LockGroup(self.locks):
-            return self._run(values)
-
-    def _run(self, values):
-        values.extend(s.container[0] for s in self.shared_read)
-        try:
-            results = self.kernel(values)
-        except Exception as exc:
-            raise self._explain_failure(values, exc) from None
-        return self._finish([np.asarray(r) for r in results])
-
-    def _failure(self, args, exc):
+    def failure(self, args, exc: Exception) -> Exception:
+        """The exception a call with ``args`` that raised ``exc`` reports (see
+        :meth:`explain_failure`)."""
         values = self.bind(args, {})
         values.extend(s.container[0] for s in self.shared_read)
-        return self._explain_failure(values, exc)
+        return self.explain_failure(values, exc)
 
-    def _build_fast_call(self, kernel):
-        """Generate the positional call path for the numba kernel: checks specialised to each
-        input's dtype and rank, scalars passed unboxed, outputs wrapped, updates committed.
-        Anything unusual (keywords, defaults, other types) takes the complete slow path."""
-        env = {"np": np, "ndarray": np.ndarray, "kernel": kernel.dispatcher, "slow": self._slow_call,
-               "filt": self._filter, "failure": self._failure, "asarray": np.asarray,
-               "contiguous": np.ascontiguousarray}
-        lines = ["def call(*args, **kwargs):",
-                 f"    if kwargs or len(args) != {self.n_inputs}:",
-                 "        return slow(args, kwargs)"]
-        names = [f"a{i}" for i in range(self.n_inputs)]
-        if names:
-            lines.append(f"    {', '.join(names)}, = args")
-        for pos, name in enumerate(names):
-            ttype = self.input_types[pos]
-            env[f"D{pos}"] = np.dtype(ttype.dtype)
-            scalar = ttype.ndim == 0
-            if self.trust_input:
-                continue  # the kernel's np.asarray takes a scalar or a 0-d array as it comes
-            exact = (f"type({name}) is ndarray and {name}.dtype is D{pos} and "
-                     f"{name}.ndim == {ttype.ndim}")
-            if ttype.ndim >= 1:
-                # other layouts are copied to C order: one kernel specialisation, not one per layout
-                exact += f" and {name}.flags.c_contiguous"
-            if any(d is not None for d in ttype.shape):
-                exact += f" and {name}.shape == {ttype.shape!r}"
-            if scalar:
-                lines.append(f"    if {exact}:")
-                lines.append(f"        {name} = {name}[()]")
-                if ttype.dtype == "float64":
-                    lines.append(f"    elif type({name}) is not float:")
-                else:
-                    lines.append("    else:")
-                lines.append(f"        {name} = filt({pos}, {name})[()]")
-            else:
-                lines.append(f"    if not ({exact}):")
-                lines.append(f"        {name} = contiguous(filt({pos}, {name}))")
-        call_args = list(names)
-        for i, shared in enumerate(self.shared_read):
-            env[f"S{i}"] = shared.container
-            call_args.append(f"S{i}[0][()]" if shared.ndim == 0 else f"S{i}[0]")
-        for i, value in enumerate(kernel.const_values):
-            env[f"K{i}"] = value
-            call_args.append(f"K{i}")
-        # A function that touches shared variables reads, computes and commits holding their
-        # locks, so calls touching the same variables are serialised: no update is lost and
-        # none is seen half written (in-place updates included). Others run concurrently
-        # (the kernels release the GIL).
-        body = ["try:",
-                f"    r = kernel({', '.join(call_args)})",
-                "except Exception as exc:",
-                "    raise failure(args, exc) from None"]
-        n = self.n_outputs
-        results = []
-        for i, var in enumerate(self.fgraph.outputs):
-            env[f"O{i}"] = np.dtype(var.dtype)
-            if var.ndim == 0:
-                body.append(f"r{i} = asarray(r[{i}], O{i})")
-            elif (i < n and self.copy_output[i]) or (i >= n and self.copy_update[i - n]):
-                body.append(f"r{i} = r[{i}].copy()")
-            else:
-                body.append(f"r{i} = r[{i}]")
-            results.append(f"r{i}")
-        for i, shared in enumerate(self.updated):
-            env[f"U{i}"] = shared.container
-            body.append(f"U{i}[0] = r{n + i}")
-        if len(self.locks) > INLINE_LOCKS:
-            env["LG"] = LockGroup(self.locks)
-            lines.append("    with LG:")
-            lines.extend("        " + line for line in body)
-        elif self.locks:
-            for i, lock in enumerate(self.locks):
-                env[f"L{i}"] = lock
-            lines.append("    with " + ", ".join(f"L{i}" for i in range(len(self.locks))) + ":")
-            lines.extend("        " + line for line in body)
-        else:
-            lines.extend("    " + line for line in body)
-        if self.single:
-            lines.append(f"    return {results[0]}")
-        else:
-            lines.append(f"    return [{', '.join(results[:n])}]")
-        namespace = dict(env)
-        exec(compile("\n".join(lines) + "\n", f"<symnet call path of {self.name}>", "exec"), namespace)
-        return namespace["call"]
-
-    def _explain_failure(self, values, exc: Exception) -> Exception:
+    def explain_failure(self, values, exc: Exception) -> Exception:
         """The compiled kernel raised: rerun the graph as built on the reference backend, whose
         error names the op, its inputs' shapes and the line that created it."""
         if self.mode != "numba" or getattr(exc, "symnet_node", None) is not None:
@@ -646,34 +548,6 @@ class Function:
         except Exception as reference_exc:
             return reference_exc.with_traceback(None)  # no frames from inside symnet
         return exc
-
-    def _finish(self, results):
-        """Wrap scalars as 0-d arrays, copy what may alias, commit updates, return outputs."""
-        n = self.n_outputs
-        dtypes = self._out_dtypes
-        outs = []
-        for i in range(n):
-            value = results[i]
-            if type(value) is not np.ndarray:
-                value = np.asarray(value, dtypes[i])
-            elif self.copy_output[i]:
-                value = value.copy()
-            outs.append(value)
-        if self.updated:
-            new_values = []
-            for i, shared in enumerate(self.updated):
-                value = results[n + i]
-                if type(value) is not np.ndarray or value.dtype is not dtypes[n + i]:
-                    value = np.asarray(value, dtypes[n + i])
-                elif self.copy_update[i]:
-                    value = value.copy()
-                new_values.append(value)
-            # commit only once every new value exists: a failure above changes nothing
-            for shared, value in zip(self.updated, new_values):
-                shared.container[0] = value
-        if self.single:
-            return outs[0]
-        return outs
 
     # --- introspection ------------------------------------------------------------------------
     @property
