@@ -351,7 +351,7 @@ def test_warmup_compiles_the_shared_kernels_a_keras_model_needs(tmp_path):
         x = T.dvector("x")
         f = sn.function([x], T.exp(x) + 1.0)
         print(f.tier, float(f(np.zeros(2)).sum()))
-        done, lock = warmup._paths()
+        done, lock = warmup.paths()
         deadline = time.monotonic() + 60
         while not (os.path.exists(lock) or os.path.exists(done)) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -379,7 +379,7 @@ def test_warmup_compiles_the_shared_kernels_a_keras_model_needs(tmp_path):
         functions = list(tier0._functions.values())
         misses = sum(sum(f._cache_misses.values()) for f in functions)
         hits = sum(sum(f._cache_hits.values()) for f in functions)
-        print(misses, hits, os.path.exists(warmup._paths()[0]), history.history["loss"][-1])
+        print(misses, hits, os.path.exists(warmup.paths()[0]), history.history["loss"][-1])
     """)
     out = subprocess.run([sys.executable, "-c", program], env=dict(env, SYMNET_COMPILE="never"),
                          capture_output=True, text=True, timeout=600)
