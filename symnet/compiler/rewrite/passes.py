@@ -37,6 +37,7 @@ BACKEND_PASSES = {"fuse_elemwise", "inplace"}
 #: the modules that register rewrites (imported on first use)
 _PASS_MODULES = (
     "symnet.compiler.rewrite.canonicalize",
+    "symnet.compiler.rewrite.control",  # canonicalize for scan and ifelse
     "symnet.compiler.rewrite.constant_fold",
     "symnet.compiler.rewrite.cse",
     "symnet.compiler.rewrite.stabilize",
