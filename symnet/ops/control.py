@@ -15,7 +15,6 @@ gradients, the gradient of a scan is a scan running backwards over the stored st
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,10 +41,6 @@ def _tensor():
     return tensor
 
 
-def _is_float(var: Variable) -> bool:
-    return np.dtype(var.dtype).kind == "f"
-
-
 def _label(var: Variable) -> str:
     """Short text naming ``var`` in error messages."""
     from symnet.printing import pp
@@ -60,18 +55,6 @@ def _label(var: Variable) -> str:
 def _merge_static(a: tuple, b: tuple) -> tuple:
     """The static shape two values share: a length where both agree, else None."""
     return tuple(x if x == y else None for x, y in zip(a, b))
-
-
-def _is_zero(var: Variable) -> bool:
-    """True for gradients the driver fills in for unused outputs (zeros_like) and zero
-    constants: a scan or ifelse need not propagate them."""
-    from symnet.ops.shape import Alloc
-
-    if isinstance(var, Constant):
-        return var.data.size > 0 and not np.any(var.data)
-    owner = var.owner
-    return (owner is not None and isinstance(owner.op, Alloc)
-            and isinstance(owner.inputs[0], Constant) and not np.any(owner.inputs[0].data))
 
 
 def _may_alias_input(var: Variable) -> bool:
@@ -273,7 +256,7 @@ class IfElse(Op):
 
     Inputs: the condition (0-d), then the values the branches read; ``then_inputs`` and
     ``else_inputs`` give, for each placeholder of a branch, the position of its value among
-    those (after the condition).
+    those (after the condition). Its gradient is built by :mod:`symnet.grad`.
     """
 
     then_graph: InnerGraph
@@ -337,45 +320,6 @@ class IfElse(Op):
         lines.append("else:")
         lines.extend(_indent(branches[1]))
         return lines
-
-    def grad(self, inputs, output_grads):
-        from symnet.grad import grad
-
-        T = _tensor()
-        condition, values = inputs[0], inputs[1:]
-        wanted = [k for k, v in enumerate(values) if _is_float(v) and not isinstance(v, Constant)]
-        per_branch = []
-        for graph, positions in ((self.then_graph, self.then_inputs),
-                                 (self.else_graph, self.else_inputs)):
-            outer = {ph: values[k] for ph, k in zip(graph.inputs, positions)}
-            outs = clone_replace(list(graph.outputs), outer)
-            # the branch's own inputs, computed outside it or not (a value both branches
-            # read is computed before the ifelse: its owner must not hide it)
-            reached = {id(v) for v in graph_inputs(outs, stop=[values[k] for k in positions])}
-            seeds: dict = {}
-            for out, g in zip(outs, output_grads):
-                if _is_float(out) and not _is_zero(g):
-                    seeds[out] = seeds[out] + g if out in seeds else g
-            wrt = [k for k in wanted if k in positions and id(values[k]) in reached]
-            found = {}
-            if seeds and wrt:
-                grads = grad(None, [values[k] for k in wrt], known_grads=seeds,
-                             disconnected_inputs="ignore")
-                found = dict(zip(wrt, grads))
-            per_branch.append(found)
-        then_grads, else_grads = per_branch
-        connected = [k for k in wanted if k in then_grads or k in else_grads]
-        result = [None] * len(inputs)
-        if not connected:
-            return result
-        a = [then_grads.get(k, None) for k in connected]
-        b = [else_grads.get(k, None) for k in connected]
-        a = [T.zeros_like(values[k]) if g is None else g for k, g in zip(connected, a)]
-        b = [T.zeros_like(values[k]) if g is None else g for k, g in zip(connected, b)]
-        chosen = ifelse(condition, a, b)
-        for k, g in zip(connected, chosen):
-            result[1 + k] = g
-        return result
 
     pp_name = "ifelse"
 
@@ -489,7 +433,8 @@ class Scan(Op):
     ``(n_steps,) + state shape`` (or, where ``stacked`` is False, only its final value), then
     each further output stacked over the steps. With ``reverse`` the steps run from
     ``n_steps - 1`` down to 0 (what backpropagation through time needs); results are still
-    stored at the step's index. ``seq_names`` label the sequences in error messages.
+    stored at the step's index. ``seq_names`` label the sequences in error messages. Its
+    gradient is built by :mod:`symnet.grad`.
     """
 
     step: InnerGraph
@@ -674,9 +619,6 @@ class Scan(Op):
                 lines.append(f"{outs[j]} = np.copy({states[j]})")
         return lines
 
-    def grad(self, inputs, output_grads):
-        return _scan_grad(self, inputs, output_grads)
-
     pp_name = "scan"
 
     def pp_args(self):
@@ -687,300 +629,21 @@ class Scan(Op):
         return text + (", reverse}" if self.reverse else "}")
 
 
-def _build_scan(n_steps, sequences, states, nonseqs, state_outputs, outputs, *, stacked,
-                reverse=False, seq_names=()):
-    """Apply a Scan: ``sequences``, ``states`` and ``nonseqs`` are (outer value, placeholder)
-    pairs; the step computes ``state_outputs`` (one per state) and ``outputs`` from the
-    placeholders. Returns the Scan's outputs."""
+def build_scan(n_steps, sequences, states, nonseqs, state_outputs, outputs, *, stacked,
+               reverse=False, seq_names=()) -> list[Variable]:
+    """Apply a Scan (for :func:`scan` and the gradient of a scan).
+
+    ``sequences``, ``states`` and ``nonseqs`` are (outer value, placeholder) pairs; the step
+    computes ``state_outputs`` (one per state) and ``outputs`` from the placeholders.
+    ``stacked``, ``reverse`` and ``seq_names`` are the Scan's fields. Returns the Scan's
+    outputs.
+    """
     placeholders = [ph for _, ph in [*sequences, *states, *nonseqs]]
     step = InnerGraph(placeholders, [*state_outputs, *outputs])
     op = Scan(step, len(sequences), len(states), len(outputs), tuple(stacked), reverse,
               tuple(seq_names))
     outer = [v for v, _ in [*sequences, *states, *nonseqs]]
     return op.make_node(n_steps, *outer).outputs
-
-
-def _reuse_forward(inputs, outputs, stored) -> list[Variable]:
-    """``outputs`` with every recomputation of a forward value replaced by its stored copy.
-
-    A gradient rebuilds what it needs from the forward step (``tanh(z)`` for tanh's
-    derivative, say); ``stored`` pairs each forward output with a placeholder of its stored
-    value. Merging equal nodes makes each rebuilt value the forward output itself, which is
-    then replaced, so the backward step recomputes only what was not stored.
-    """
-    from symnet.compiler.fgraph import FunctionGraph
-    from symnet.compiler.rewrite.passes import rewrite_fgraph
-
-    from symnet.ops.shape import Shape, ShapeI, as_shape_vector
-
-    outputs = list(outputs)
-    fgraph = FunctionGraph(list(inputs), outputs + [f for f, _ in stored])
-    rewrite_fgraph(fgraph, passes=("cse",))
-    merged = fgraph.outputs
-    # The gradient also asks for shapes of forward values (to un-broadcast): derive those
-    # from the shapes of the step's inputs and stored values, so that a forward value needed
-    # only for its shape is not recomputed.
-    forward_nodes = toposort(merged[len(outputs):], stop=fgraph.inputs)
-    forward_ids = {id(o) for node in forward_nodes for o in node.outputs}
-    leaves = {id(var): placeholder for (_, placeholder), var in zip(stored, merged[len(outputs):])
-              if var.owner is not None}
-    memo: dict = {}
-    for node in fgraph.toposort():
-        if (node not in fgraph.nodes or not isinstance(node.op, (Shape, ShapeI))
-                or id(node.inputs[0]) not in forward_ids):
-            continue
-        dims = _shape_of(node.inputs[0], leaves, memo)
-        if dims is None:
-            continue
-        if isinstance(node.op, Shape):
-            new = as_shape_vector(dims) if dims else None
-        else:
-            new = dims[node.op.i]
-        if new is not None and new.dtype == node.outputs[0].dtype:
-            fgraph.replace(node.outputs[0], new, reason="scan_grad_shape")
-    merged = fgraph.outputs
-    replace = {}
-    for (_, placeholder), var in zip(stored, merged[len(outputs):]):
-        if var.owner is not None:
-            replace[var] = placeholder
-    return clone_replace(merged[:len(outputs)], replace)
-
-
-def _shape_of(var: Variable, leaves: dict, memo: dict):
-    """The lengths of ``var``'s axes as int64 scalar graphs that do not compute ``var``:
-    from the shapes of ownerless variables and of ``leaves`` (variables whose stored copy,
-    the value of ``leaves[id(var)]``, has their shape), through elementwise ops
-    (broadcasting), dot and dimshuffle. None where another op is in the way."""
-    from symnet.ops.elemwise import Elemwise
-    from symnet.ops.linalg import Dot
-    from symnet.ops.shape import DimShuffle
-
-    T = _tensor()
-    key = id(var)
-    if key in memo:
-        return memo[key]
-    node = var.owner
-    dims = None
-    if node is None or key in leaves:
-        source = leaves.get(key, var)
-        dims = [T.cast(T.shape_i(source, k), "int64") for k in range(var.ndim)]
-    elif isinstance(node.op, Elemwise):
-        parts = [_shape_of(i, leaves, memo) for i in node.inputs]
-        if all(p is not None for p in parts):
-            dims = [_broadcast_length([p[k] for p in parts]) for k in range(var.ndim)]
-    elif isinstance(node.op, Dot):
-        a, b = (_shape_of(i, leaves, memo) for i in node.inputs)
-        if a is not None and b is not None:
-            dims = a[:-1] + b[1:]
-    elif isinstance(node.op, DimShuffle):
-        source = _shape_of(node.inputs[0], leaves, memo)
-        if source is not None:
-            one = T.constant(np.int64(1))
-            dims = [one if axis == "x" else source[axis] for axis in node.op.new_order]
-    memo[key] = dims
-    return dims
-
-
-def _broadcast_length(lengths: list[Variable]) -> Variable:
-    """NumPy's broadcast of axis lengths already known to be compatible: the first that is
-    not 1 (or 1)."""
-    T = _tensor()
-    result = None
-    for length in lengths:
-        if isinstance(length, Constant) and int(length.data) == 1:
-            continue
-        if result is None or length is result:
-            result = length
-        elif isinstance(result, Constant) and isinstance(length, Constant):
-            continue  # two known lengths: equal, since the forward step ran
-        else:
-            result = T.switch(T.eq(result, 1), length, result)
-    return result if result is not None else T.constant(np.int64(1))
-
-
-def _length_of(n_steps: Variable, seq: Variable) -> bool:
-    """True when ``n_steps`` is, by construction, the length of ``seq``."""
-    from symnet.ops.shape import ShapeI
-
-    if isinstance(n_steps, Constant) and seq.type.shape[0] is not None:
-        return int(n_steps.data) == seq.type.shape[0]
-    owner = n_steps.owner
-    return (owner is not None and isinstance(owner.op, ShapeI) and owner.op.i == 0
-            and owner.inputs[0] is seq)
-
-
-def _last_step_gradient(g: Variable):
-    """``v`` when ``g``, the gradient of a state's history, is ``v`` at the last step and zero
-    elsewhere (the gradient the driver builds for ``history[-1]``); else None."""
-    from symnet.ops.shape import SumToShape
-    from symnet.ops.subtensor import IncSubtensor
-
-    if g.owner is not None and isinstance(g.owner.op, SumToShape):
-        g = g.owner.inputs[0]
-    node = g.owner
-    if (node is None or not isinstance(node.op, IncSubtensor) or node.op.idx != (-1,)
-            or not _is_zero(node.inputs[0])):
-        return None
-    return node.inputs[1]
-
-
-def _scan_grad(op: Scan, inputs, output_grads):
-    """Backpropagation through time: a scan over the steps in reverse order.
-
-    With ``h`` the states, step t maps (x_t, h_t, w) to (h_{t+1}, y_t). The backward step t
-    receives the adjoint ``c`` of h_{t+1} from step t+1 (plus the gradient of the stored
-    h_{t+1} itself), applies the step's vector-Jacobian product and passes the adjoint of h_t
-    on; the gradients of the non-sequences accumulate in states, those of the sequence
-    elements are stacked. The forward states are read back from the forward scan's history.
-    """
-    from symnet.grad import grad
-
-    T = _tensor()
-    S, R, M = op.n_seqs, op.n_states, op.n_outs
-    n_steps = inputs[0]
-    seqs, inits, nonseqs = inputs[1:1 + S], inputs[1 + S:1 + S + R], inputs[1 + S + R:]
-    step = op.step
-
-    # every state's history: the same scan with every state stacked (cse merges the two
-    # when the forward scan already stacks them all)
-    full_op = dataclasses.replace(op, stacked=(True,) * R)
-    full = full_op.make_node(*inputs).outputs
-    histories, stacked_outs = full[:R], full[R:]
-
-    g_stacked, g_final = [None] * R, [None] * R
-    for j in range(R):
-        g = output_grads[j]
-        if _is_float(inits[j]) and g is not None and not _is_zero(g):
-            last = _last_step_gradient(g) if op.stacked[j] and not op.reverse else None
-            if last is not None:
-                # only history[-1] (the final state) is read: seed the backward scan with its
-                # gradient rather than reading a history-sized gradient that is zero elsewhere
-                g = last + T.zeros_like(inits[j])
-            g = T.cast(g, inits[j].dtype) if g.dtype != inits[j].dtype else g
-            if op.stacked[j] and last is None:
-                g_stacked[j] = g
-            else:
-                g_final[j] = g
-    g_outs = [None] * M
-    for m in range(M):
-        g = output_grads[R + m]
-        if _is_float(stacked_outs[m]) and g is not None and not _is_zero(g):
-            dtype = stacked_outs[m].dtype
-            g_outs[m] = T.cast(g, dtype) if g.dtype != dtype else g
-
-    # the forward step on fresh placeholders
-    xs = [v.type(v.name) for v in step.inputs[:S]]
-    hs = [v.type(v.name) for v in step.inputs[S:S + R]]
-    ws = [v.type(v.name) for v in step.inputs[S + R:]]
-    forward = clone_replace(list(step.outputs), dict(zip(step.inputs, xs + hs + ws)))
-    reached = {id(v) for v in graph_inputs(forward)}
-
-    def wanted(outer, placeholder):
-        return (_is_float(outer) and not isinstance(outer, Constant)
-                and id(placeholder) in reached)
-
-    want_x = [k for k in range(S) if wanted(seqs[k], xs[k])]
-    want_w = [k for k in range(len(nonseqs)) if wanted(nonseqs[k], ws[k])]
-    carried = [j for j in range(R) if _is_float(inits[j])
-               and (id(hs[j]) in reached or g_final[j] is not None)]
-    seeded = any(g is not None for g in g_stacked + g_final + g_outs)
-    if not seeded:
-        result = [None] * len(inputs)
-        for k in want_x:
-            result[1 + k] = T.zeros_like(seqs[k])
-        for j in carried:
-            result[1 + S + j] = T.zeros_like(inits[j]) if id(hs[j]) in reached else None
-        for k in want_w:
-            result[1 + S + R + k] = T.zeros_like(nonseqs[k])
-        return result
-
-    # placeholders of the backward step
-    stored_h = [TensorType(h.dtype, h.type.shape[1:])(f"{h.name or 'h'}_next") for h in histories]
-    stored_y = [TensorType(y.dtype, y.type.shape[1:])() for y in stacked_outs]
-    gh = {j: TensorType(g_stacked[j].dtype, g_stacked[j].type.shape[1:])("g_state")
-          for j in range(R) if g_stacked[j] is not None}
-    gy = {m: TensorType(g_outs[m].dtype, g_outs[m].type.shape[1:])("g_out")
-          for m in range(M) if g_outs[m] is not None}
-    carries = {j: hs[j].type("adjoint") for j in carried}
-    sums = {k: ws[k].type("grad_sum") for k in want_w}
-
-    seeds: dict = {}
-
-    def seed(var, g):
-        seeds[var] = seeds[var] + g if var in seeds else g
-
-    for j in range(R):
-        total = carries.get(j)
-        if j in gh:
-            total = gh[j] if total is None else total + gh[j]
-        if total is not None and _is_float(forward[j]):
-            seed(forward[j], total)
-    for m, g in gy.items():
-        seed(forward[R + m], g)
-    wrt = [xs[k] for k in want_x] + [hs[j] for j in carried] + [ws[k] for k in want_w]
-    grads = grad(None, wrt, known_grads=seeds, disconnected_inputs="ignore") if wrt else []
-    dx = grads[:len(want_x)]
-    dh = grads[len(want_x):len(want_x) + len(carried)]
-    dw = grads[len(want_x) + len(carried):]
-    new_carries = [T.cast(g, inits[j].dtype) if g.dtype != inits[j].dtype else g
-                   for j, g in zip(carried, dh)]
-    new_sums = [sums[k] + g for k, g in zip(want_w, dw)]
-
-    placeholders = (xs + hs + ws + stored_h + stored_y + list(gh.values()) + list(gy.values())
-                    + list(carries.values()) + list(sums.values()))
-    stored = [(forward[j], stored_h[j]) for j in range(R)]
-    stored += [(forward[R + m], stored_y[m]) for m in range(M)]
-    backward = _reuse_forward(placeholders, new_carries + new_sums + dx, stored)
-    used = {id(v) for v in graph_inputs(backward)}
-
-    # the backward scan's sequences: only what its step reads
-    sequences, names = [], []
-
-    def add_sequence(value, placeholder, label):
-        if id(placeholder) in used:
-            sequences.append((value, placeholder))
-            names.append(label)
-
-    for k in range(S):
-        add_sequence(seqs[k], xs[k], op._seq_label(k))
-    for j in range(R):
-        if id(hs[j]) in used:
-            # the state before each step: the initial state, then the history of the steps
-            # before (which, in a reverse scan, are the steps of higher index)
-            first = T.expand_dims(inits[j], 0)
-            if op.reverse:
-                before = T.concatenate([histories[j][1:], first])
-            else:
-                before = T.concatenate([first, histories[j][:-1]])
-            add_sequence(before, hs[j], f"states {j} before each step")
-        add_sequence(histories[j], stored_h[j], f"history of state {j}")
-    for m in range(M):
-        add_sequence(stacked_outs[m], stored_y[m], f"output {m}")
-    for j, placeholder in gh.items():
-        add_sequence(g_stacked[j], placeholder, f"gradient of state {j}")
-    for m, placeholder in gy.items():
-        add_sequence(g_outs[m], placeholder, f"gradient of output {m}")
-    states = [(g_final[j] if g_final[j] is not None else T.zeros_like(inits[j]), carries[j])
-              for j in carried]
-    states += [(T.zeros_like(nonseqs[k]), sums[k]) for k in want_w]
-    nonseq_pairs = [(nonseqs[k], ws[k]) for k in range(len(nonseqs)) if id(ws[k]) in used]
-    n_states = len(carried) + len(want_w)
-    outs = _build_scan(n_steps, sequences, states, nonseq_pairs, backward[:n_states],
-                       backward[n_states:], stacked=(False,) * n_states,
-                       reverse=not op.reverse, seq_names=names)
-
-    result = [None] * len(inputs)
-    for j, g in zip(carried, outs[:len(carried)]):
-        if id(hs[j]) in reached:
-            result[1 + S + j] = g
-    for k, g in zip(want_w, outs[len(carried):n_states]):
-        result[1 + S + R + k] = g
-    for k, g in zip(want_x, outs[n_states:]):
-        if not _length_of(n_steps, seqs[k]):
-            # steps past n_steps did not run: their elements get zeros
-            g = T.concatenate([g, T.zeros_like(seqs[k][n_steps:])])
-        result[1 + k] = g
-    return result
 
 
 def _step_reads(roots, start: int) -> list[Variable]:
@@ -1253,7 +916,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     roots = clone_replace(roots, replace) if replace else roots
     n_rec, n_upd = len(recurrent), len(updates)
 
-    results = _build_scan(
+    results = build_scan(
         n,
         list(zip(seq_values, seq_placeholders)),
         list(zip(inits, state_placeholders)) + [(t, updated[id(t)]) for t, _ in updates],
