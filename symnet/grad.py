@@ -569,7 +569,7 @@ def _backward_sequences(op: Scan, seqs, inits, histories, stacked_outs, seeds: _
             names.append(label)
 
     for k in range(op.n_seqs):
-        add_sequence(seqs[k], forward.xs[k], op._seq_label(k))
+        add_sequence(seqs[k], forward.xs[k], op.seq_label(k))
     for j in range(op.n_states):
         if id(forward.hs[j]) in backward.used:
             # the state before each step: the initial state, then the history of the steps

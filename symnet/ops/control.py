@@ -1,16 +1,20 @@
 """Control flow: ``ifelse`` (lazy branches) and ``scan`` (loops), each an op holding inner graphs.
 
 An :class:`InnerGraph` is a graph an op runs inside itself: a branch of an ifelse, the step of
-a scan. Its inputs are placeholders the op binds when it runs. The python backend runs an
-inner graph with the reference interpreter (rewritten and compiled once); the numba backend
-renders it into the kernel of the graph holding the op
-(:func:`symnet.compiler.backends.numba.render_inner`), rewritten and fused like any graph, so
-an ifelse is a native ``if`` and a scan a native ``for`` loop in the kernel's module (inline,
-or a function of the module that equal loops share): no Python runs per branch or per step.
+a scan. Its inputs are placeholders the op binds when it runs. The ops describe their inner
+graphs (``inner_graphs``) and run them given programs of them (``Scan.run_loop``,
+``IfElse.run``); ``perform``, the reference, evaluates them node by node as built. The
+compiler prepares the programs (:mod:`symnet.compiler.inner`): the python backend and tier 0
+run an op's inner graphs rewritten and compiled once, and the numba backend renders them into
+the kernel of the graph holding the op, rewritten and fused like any graph, so an ifelse is a
+native ``if`` and a scan a native ``for`` loop in the kernel's module (inline, or a function
+of the module that equal loops share): no Python runs per branch or per step.
 
 Gradients are graphs like any other: the gradient of an ifelse is an ifelse of the branches'
 gradients, the gradient of a scan is a scan running backwards over the stored states
-(backpropagation through time).
+(backpropagation through time). Both differentiate inner graphs with ``grad`` itself, so
+:mod:`symnet.grad` builds them; the rewrites that simplify these ops after differentiation
+live in :mod:`symnet.compiler.rewrite.control`.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def _merge_static(a: tuple, b: tuple) -> tuple:
     return tuple(x if x == y else None for x, y in zip(a, b))
 
 
-def _may_alias_input(var: Variable) -> bool:
+def may_alias_input(var: Variable) -> bool:
     """True if ``var`` may be (a view of) an inner graph's input or constant."""
     while var.owner is not None:
         if not getattr(var.owner.op, "may_return_view", False):
@@ -75,7 +79,9 @@ class InnerGraph:
 
     Equality is structural (the same ops applied to the same inputs in the same order), so an
     op holding an inner graph compares by its props like any op: cse merges equal loops. It
-    pickles flat, as graphs do. Never mutated: rewriting works on copies, cached here.
+    pickles flat, as graphs do. Never mutated: the compiler rewrites copies, and keeps what it
+    derives from the graph (rewritten graphs, programs) in ``cache``, which the graph never
+    reads.
     """
 
     def __init__(self, inputs, outputs):
@@ -90,7 +96,7 @@ class InnerGraph:
                 raise ValueError(f"inner graph: it reads {var!r}, which is not one of its inputs")
         self._key = None
         self._hash = None
-        self._cache: dict = {}
+        self.cache: dict = {}
 
     def nodes(self) -> list[Apply]:
         return toposort(self.outputs, stop=self.inputs)
@@ -154,68 +160,34 @@ class InnerGraph:
             built.append(Apply(op, [var_of(r) for r in refs], [t(name) for t, name in outs]))
         self.__init__(inputs, [var_of(r) for r in state["outputs"]])
 
-    def python_function(self):
-        """The inner graph rewritten for the reference backend and compiled once: a callable
-        from input values to output values, and for each output whether it may be (a view
-        of) an input or a constant."""
-        compiled = self._cache.get("python")
-        if compiled is None:
-            from symnet.compiler.backends.python import compile_python
+    def evaluate(self, values: list) -> list:
+        """The outputs' values for ``values`` of the inputs, node by node with each op's
+        ``perform`` on the graph as built: the reference the compiled programs are checked
+        against. An output may be one of ``values`` or a constant's data."""
+        storage = {id(v): value for v, value in zip(self.inputs, values)}
+        for var in self.outputs:
+            if isinstance(var, Constant):
+                storage[id(var)] = var.data
+        for node in self.nodes():
+            args = [inp.data if isinstance(inp, Constant) else storage[id(inp)]
+                    for inp in node.inputs]
+            for var, value in zip(node.outputs, node.op.perform(args)):
+                value = np.asarray(value)
+                if value.dtype.name != var.dtype:
+                    value = value.astype(var.dtype)
+                storage[id(var)] = value
+        return [storage[id(v)] for v in self.outputs]
 
-            fgraph = self._rewritten("python")
-            compiled = (compile_python(fgraph), [_may_alias_input(v) for v in fgraph.outputs])
-            self._cache["python"] = compiled
-        return compiled
 
-    def numba_fgraph(self):
-        """The inner graph rewritten (and fused) for the numba backend; cached."""
-        fgraph = self._cache.get("numba")
-        if fgraph is None:
-            fgraph = self._rewritten("numba")
-            self._cache["numba"] = fgraph
-        return fgraph
+def _reference(graph: InnerGraph):
+    """A program of ``graph`` for ``IfElse.run``: :meth:`InnerGraph.evaluate`, copying the
+    outputs that may be (views of) an input or a constant."""
+    copies = [may_alias_input(v) for v in graph.outputs]
 
-    def _rewritten(self, mode: str):
-        from symnet.compiler.fgraph import FunctionGraph
-        from symnet.compiler.rewrite.passes import rewrite_fgraph
+    def run(values):
+        return [np.array(r) if copy else r for r, copy in zip(graph.evaluate(values), copies)]
 
-        fgraph = FunctionGraph(list(self.inputs), list(self.outputs))
-        # no in-place writes inside a loop body: a value hoisted out of the loop is computed
-        # once and read by every step, so no step may write into it
-        rewrite_fgraph(fgraph, mode=mode, exclude=("inplace",))
-        return fgraph
-
-    def loop_plan(self, n_variant: int):
-        """Split the numba graph of a loop body: (hoisted, body). ``hoisted`` computes, once
-        before the loop, what depends only on the inputs from ``n_variant`` on (the loop's
-        invariants: non-sequences and constants); ``body`` reads those results as extra
-        inputs after the graph's own. Random draws are never hoisted."""
-        key = ("plan", n_variant)
-        plan = self._cache.get(key)
-        if plan is None:
-            from symnet.compiler.fgraph import FunctionGraph
-
-            fgraph = self.numba_fgraph()
-            invariant = {id(v) for v in fgraph.inputs[n_variant:]}
-            body_nodes = []
-            for node in fgraph.toposort():
-                if (not getattr(node.op, "nondeterministic", False)
-                        and all(id(i) in invariant or isinstance(i, Constant)
-                                for i in node.inputs)):
-                    invariant.update(id(o) for o in node.outputs)
-                else:
-                    body_nodes.append(node)
-            boundary, seen = [], set()
-            reads = [i for node in body_nodes for i in node.inputs] + list(fgraph.outputs)
-            for var in reads:
-                if var.owner is not None and id(var) in invariant and id(var) not in seen:
-                    seen.add(id(var))
-                    boundary.append(var)
-            hoisted = FunctionGraph(list(fgraph.inputs[n_variant:]), boundary, clone=False)
-            body = FunctionGraph(list(fgraph.inputs) + boundary, list(fgraph.outputs), clone=False)
-            plan = (hoisted, body)
-            self._cache[key] = plan
-        return plan
+    return run
 
 
 def _inner_from(outputs, free: list[Variable]) -> tuple[InnerGraph, list[Variable]]:
@@ -224,26 +196,6 @@ def _inner_from(outputs, free: list[Variable]) -> tuple[InnerGraph, list[Variabl
     placeholders = [v.type(v.name) for v in free]
     inner_outputs = clone_replace(list(outputs), dict(zip(free, placeholders)))
     return InnerGraph(placeholders, inner_outputs), placeholders
-
-
-def _render(fgraph, input_names, prefix):
-    from symnet.compiler.backends.numba import render_inner
-
-    return render_inner(fgraph, input_names, prefix)
-
-
-def _bind_data(data: list, data_names) -> list[str]:
-    """Lines binding the names inner code reads to the kernel arguments carrying the data."""
-    return [f"{name} = {arg}" for (name, _), arg in zip(data, data_names)]
-
-
-def _indent(lines: list[str], depth: int = 1) -> list[str]:
-    pad = "    " * depth
-    return [pad + line for line in lines]
-
-
-def _raise_line(cls: str, message: str) -> str:
-    return f"raise {cls}({message!r})"
 
 
 # --- ifelse ------------------------------------------------------------------------------------
@@ -282,44 +234,21 @@ class IfElse(Op):
         return Apply(self, [condition, *values], outputs)
 
     def perform(self, inputs):
+        return self.run(inputs, [_reference(graph) for graph in self.inner_graphs()])
+
+    def run(self, inputs, branches) -> list:
+        """The outputs, computed by the branch the condition chooses: ``branches`` holds a
+        program of each inner graph (then, else), mapping the values the branch reads to its
+        outputs, which must not share memory with those values."""
         condition, values = inputs[0], inputs[1:]
         if condition:
-            graph, positions = self.then_graph, self.then_inputs
+            run, positions = branches[0], self.then_inputs
         else:
-            graph, positions = self.else_graph, self.else_inputs
-        run, aliased = graph.python_function()
-        results = run([values[k] for k in positions])
-        return [np.array(r) if copy else r for r, copy in zip(results, aliased)]
+            run, positions = branches[1], self.else_inputs
+        return list(run([values[k] for k in positions]))
 
-    def numba_data(self, node) -> list:
-        data = []
-        for graph, positions in ((self.then_graph, self.then_inputs),
-                                 (self.else_graph, self.else_inputs)):
-            names = [f"v{k}" for k in positions]
-            data.extend(value for _, value in _render(graph.numba_fgraph(), names, "p")[2])
-        return data
-
-    def numba_lines(self, node, names, outs, data_names=()):
-        prefix = outs[0] + "_"
-        values = names[1:]
-        branches, data = [], []
-        for tag, graph, positions in (("a", self.then_graph, self.then_inputs),
-                                      ("b", self.else_graph, self.else_inputs)):
-            fgraph = graph.numba_fgraph()
-            lines, results, branch_data = _render(fgraph, [values[k] for k in positions],
-                                                  prefix + tag)
-            for out, result, var in zip(outs, results, fgraph.outputs):
-                # an output never shares memory with an input of the kernel
-                copy = _may_alias_input(var)
-                lines.append(f"{out} = np.copy({result})" if copy else f"{out} = {result}")
-            branches.append(lines)
-            data.extend(branch_data)
-        lines = _bind_data(data, data_names)
-        lines.append(f"if {names[0]}[()]:")
-        lines.extend(_indent(branches[0]))
-        lines.append("else:")
-        lines.extend(_indent(branches[1]))
-        return lines
+    def inner_graphs(self) -> tuple:
+        return (self.then_graph, self.else_graph)
 
     pp_name = "ifelse"
 
@@ -479,17 +408,18 @@ class Scan(Op):
             outputs.append(TensorType(out.dtype, (steps, *out.type.shape))())
         return Apply(self, [n_steps, *outer], outputs)
 
-    def _seq_label(self, k: int) -> str:
+    def seq_label(self, k: int) -> str:
+        """The label of sequence ``k`` in error messages."""
         return self.seq_names[k] if k < len(self.seq_names) else f"#{k}"
 
     def perform(self, inputs):
-        run, _ = self.step.python_function()
-        return self.run_loop(inputs, run)
+        return self.run_loop(inputs, self.step.evaluate)
 
     def run_loop(self, inputs, step) -> list:
         """The loop in Python: ``step`` maps one step's input values (sequence elements,
-        states, non-sequences) to its outputs. The reference backend steps with the inner
-        graph's interpreter, tier 0 with its programs of the kernel's inner graphs."""
+        states, non-sequences) to its outputs. ``perform`` steps with the step as built
+        (:meth:`InnerGraph.evaluate`); the python backend and tier 0 with the programs
+        :mod:`symnet.compiler.inner` compiles."""
         S, R, M = self.n_seqs, self.n_states, self.n_outs
         n = int(inputs[0])
         seqs, inits, nonseqs = inputs[1:1 + S], inputs[1 + S:1 + S + R], inputs[1 + S + R:]
@@ -497,7 +427,7 @@ class Scan(Op):
             raise ValueError(f"scan: n_steps is {n}; a scan runs at least one step")
         for k, seq in enumerate(seqs):
             if seq.shape[0] < n:
-                raise ValueError(f"scan: sequence {k} ({self._seq_label(k)}) has {seq.shape[0]} "
+                raise ValueError(f"scan: sequence {k} ({self.seq_label(k)}) has {seq.shape[0]} "
                                  f"elements but n_steps is {n}")
         states = [np.asarray(v) for v in inits]
         histories = [np.empty((n, *s.shape), dtype=s.dtype) if self.stacked[j] else None
@@ -527,97 +457,8 @@ class Scan(Op):
                   for h, s in zip(histories, states)]
         return finals + outs
 
-    def numba_data(self, node) -> list:
-        S, R = self.n_seqs, self.n_states
-        hoisted, body = self.step.loop_plan(S + R)
-        outer = [f"v{k}" for k in range(len(self.step.inputs))]
-        _, hoisted_names, hoisted_data = _render(hoisted, outer[S + R:], "p")
-        body_data = _render(body, outer + hoisted_names, "q")[2]
-        return [value for _, value in hoisted_data + body_data]
-
-    def numba_lines(self, node, names, outs, data_names=()):
-        return self.numba_checks(node, names) + self.numba_body(node, names, outs, data_names)
-
-    def numba_checks(self, node, names) -> list[str]:
-        """Lines checking n_steps and the sequences' lengths. The backend runs them where the
-        scan's inputs are, before calling the scan's own function: they name the sequences,
-        and equal loops over differently named sequences share one function."""
-        steps = f"{names[0]}[()]"
-        lines = [f"if {steps} < 1:",
-                 "    " + _raise_line("ValueError", "scan: n_steps must be at least 1")]
-        for k, seq in enumerate(names[1:1 + self.n_seqs]):
-            lines.append(f"if {seq}.shape[0] < {steps}:")
-            message = f"scan: sequence {k} ({self._seq_label(k)}) is shorter than n_steps"
-            lines.append("    " + _raise_line("ValueError", message))
-        return lines
-
-    def numba_body(self, node, names, outs, data_names=()) -> list[str]:
-        """The loop, for inputs that passed :meth:`numba_checks`."""
-        S, R, M = self.n_seqs, self.n_states, self.n_outs
-        p = outs[0] + "_"
-        n = p + "n"
-        seqs, inits = names[1:1 + S], names[1 + S:1 + S + R]
-        nonseqs = names[1 + S + R:]
-        hoisted, body = self.step.loop_plan(S + R)
-        hoisted_lines, hoisted_names, hoisted_data = _render(hoisted, list(nonseqs), p + "h")
-        # the loop reads hoisted values every step: make views (transposes) contiguous once,
-        # rather than letting each step's BLAS call copy them
-        contiguous = [f"{name}_c" if var.ndim > 0 else name
-                      for name, var in zip(hoisted_names, hoisted.outputs)]
-        hoisted_lines += [f"{c} = np.ascontiguousarray({name})"
-                          for name, c in zip(hoisted_names, contiguous) if c != name]
-        elements = [f"{p}x{k}" for k in range(S)]
-        states = [f"{p}s{j}" for j in range(R)]
-        body_lines, results, body_data = _render(body, elements + states + list(nonseqs)
-                                                 + contiguous, p + "b")
-        lines = [f"{n} = np.int64({names[0]}[()])"]
-        lines.extend(_bind_data(hoisted_data + body_data, data_names))
-        lines.extend(hoisted_lines)
-        for j in range(R):
-            dtype = node.outputs[j].dtype
-            lines.append(f"{states[j]} = {inits[j]}")
-            if self.stacked[j]:
-                lines.append(f"{outs[j]} = np.empty(({n},) + {inits[j]}.shape, dtype=np.{dtype})")
-        for m in range(M):
-            var = node.outputs[R + m]
-            zeros = "".join(", 0" for _ in range(var.ndim - 1))
-            lines.append(f"{outs[R + m]} = np.empty(({n}{zeros},), dtype=np.{var.dtype})")
-        lines.append(f"for {p}i in range({n}):")
-        loop = [f"{p}t = {n} - 1 - {p}i" if self.reverse else f"{p}t = {p}i"]
-        for k, seq in enumerate(seqs):
-            if node.inputs[1 + k].ndim == 1:
-                loop.append(f"{elements[k]} = np.asarray({seq}[{p}t])")
-            else:
-                loop.append(f"{elements[k]} = {seq}[{p}t]")
-        loop.extend(body_lines)
-        for j in range(R):
-            new = results[j]
-            if node.inputs[1 + S + j].ndim > 0:
-                loop.append(f"if {new}.shape != {inits[j]}.shape:")
-                loop.append("    " + _raise_line(
-                    "ValueError", f"scan: state {j} changed shape in a step"))
-            if self.stacked[j]:
-                scalar = "[()]" if node.inputs[1 + S + j].ndim == 0 else ""
-                loop.append(f"{outs[j]}[{p}t] = {new}{scalar}")
-        for m in range(M):
-            value, out = results[R + m], outs[R + m]
-            loop.append(f"if {p}i == 0:")
-            loop.append(f"    {out} = np.empty(({n},) + {value}.shape, "
-                        f"dtype=np.{node.outputs[R + m].dtype})")
-            loop.append(f"elif {value}.shape != {out}.shape[1:]:")
-            loop.append("    " + _raise_line(
-                "ValueError", f"scan: output {m} changed shape in a step"))
-            scalar = "[()]" if node.outputs[R + m].ndim == 1 else ""
-            loop.append(f"{out}[{p}t] = {value}{scalar}")
-        # new states through temporaries: a state may take another state's old value
-        loop.extend(f"{p}u{j} = {results[j]}" for j in range(R))
-        loop.extend(f"{states[j]} = {p}u{j}" for j in range(R))
-        lines.extend(_indent(loop))
-        for j in range(R):
-            if not self.stacked[j]:
-                # a copy: the final state may be a view of an input
-                lines.append(f"{outs[j]} = np.copy({states[j]})")
-        return lines
+    def inner_graphs(self) -> tuple:
+        return (self.step,)
 
     pp_name = "scan"
 

@@ -52,7 +52,7 @@ def local_scan_unused_outputs(fgraph, node):
     inputs += [step.inputs[k] for k in keep_nonseq]
     outputs = [step.outputs[j] for j in keep_state] + [step.outputs[R + m] for m in keep_out]
     new_op = Scan(InnerGraph(inputs, outputs), len(keep_seq), len(keep_state), len(keep_out),
-                  stacked, op.reverse, tuple(op._seq_label(k) for k in keep_seq))
+                  stacked, op.reverse, tuple(op.seq_label(k) for k in keep_seq))
     outer = [node.inputs[1 + k] for k in keep_seq] + [node.inputs[1 + S + j] for j in keep_state]
     outer += [node.inputs[1 + k] for k in keep_nonseq]
     new_outputs = new_op.make_node(node.inputs[0], *outer).outputs
