@@ -632,13 +632,73 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     >>> f(np.array([1.0, 2.0, 3.0]), 3)
     array([ 1.,  8., 27.])
     """
-    T = _tensor()
-    # sequences (one per tap)
+    seq_values, seq_names = _sequences(sequences, go_backwards)
+    n = _n_steps(seq_values, n_steps)
+    infos = _outputs_info(outputs_info)
+    inits = [v for v in infos or [] if v is not None]
+    step = _call_step(fn, seq_values, seq_names, inits, non_sequences)
+    if infos is None:
+        infos = [None] * len(step.outputs)
+    if len(step.outputs) != len(infos):
+        raise ValueError(f"scan: fn returned {len(step.outputs)} outputs but outputs_info has "
+                         f"{len(infos)} entries")
+    recurrent, others = _recurrent_outputs(step.outputs, infos)
+    updates = _checked_updates(step.update_pairs)
+    defaulted = _add_default_updates(updates, step.outputs, step.start)
+
+    # the step reads placeholders: of the elements, states and updated shared variables, and
+    # of every other value it reads (the non-sequences)
+    roots = recurrent + [e for _, e in updates] + others
+    updated = {id(t): t.type(t.name) for t, _ in updates}
+    free = _non_sequences(roots, step, updated, strict)
+    nonseq_placeholders = [v.type(v.name) for v in free]
+    replace = dict(zip(free, nonseq_placeholders))
+    replace.update((t, updated[id(t)]) for t, _ in updates)
+    roots = clone_replace(roots, replace) if replace else roots
+    n_rec, n_upd = len(recurrent), len(updates)
+
+    results = build_scan(
+        n,
+        list(zip(seq_values, step.seq_placeholders)),
+        list(zip(inits, step.state_placeholders)) + [(t, updated[id(t)]) for t, _ in updates],
+        list(zip(free, nonseq_placeholders)),
+        roots[:n_rec + n_upd],
+        roots[n_rec + n_upd:],
+        stacked=(True,) * n_rec + (False,) * n_upd,
+        seq_names=seq_names,
+    )
+    # back to the order of fn's outputs
+    rec_iter = iter(results[:n_rec])
+    other_iter = iter(results[n_rec + n_upd:])
+    final = [next(other_iter) if init is None else next(rec_iter) for init in infos]
+    if name is not None:
+        for k, out in enumerate(final):
+            out.name = name if len(final) == 1 else f"{name}[{k}]"
+    new_values = OrderedDict(
+        (target, value) for (target, _), value in zip(updates, results[n_rec:n_rec + n_upd]))
+    for target in defaulted:
+        if target.id >= step.start:
+            # a generator state the step made (a random draw): only this loop reads it, so
+            # compiled functions advance it past the loop's draws without explicit updates
+            target.default_update = new_values[target]
+    if len(final) == 1 and not return_list:
+        return final[0], new_values
+    return final, new_values
+
+
+def _sequences(sequences, go_backwards: bool) -> tuple[list[Variable], list[str]]:
+    """The sequences the step reads (one per tap of each entry of ``sequences``) and their
+    labels."""
     slices = []
     for entry in _as_list(sequences):
         slices.extend(_sequence_slices(entry, go_backwards))
-    seq_values = [s for s, _ in slices]
-    seq_names = [label for _, label in slices]
+    return [s for s, _ in slices], [label for _, label in slices]
+
+
+def _n_steps(seq_values: list[Variable], n_steps) -> Variable:
+    """The number of steps: ``n_steps`` checked, or by default the length of the shortest
+    sequence."""
+    T = _tensor()
     if n_steps is None:
         if not seq_values:
             raise ValueError("scan: give sequences or n_steps, so the number of steps is known")
@@ -647,16 +707,22 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         for length in lengths[1:]:
             if length is not n:
                 n = T.minimum(n, length)
-    else:
-        n = T.as_tensor(n_steps)
-        if n.ndim != 0 or np.dtype(n.dtype).kind not in "iu":
-            raise TypeError(f"scan: n_steps must be an integer scalar, got {_label(n)} "
-                            f"({n.type.short()})")
+        return n
+    n = T.as_tensor(n_steps)
+    if n.ndim != 0 or np.dtype(n.dtype).kind not in "iu":
+        raise TypeError(f"scan: n_steps must be an integer scalar, got {_label(n)} "
+                        f"({n.type.short()})")
+    return n
 
-    # outputs_info: which outputs are recurrent, and their initial states
-    given_info = outputs_info is not None
+
+def _outputs_info(outputs_info) -> list | None:
+    """For each output of the step, its initial state if it is fed back, else None; None when
+    ``outputs_info`` is not given (no output is fed back)."""
+    if outputs_info is None:
+        return None
+    T = _tensor()
     infos = []
-    for k, info in enumerate(_as_list(outputs_info) if given_info else []):
+    for k, info in enumerate(_as_list(outputs_info)):
         if isinstance(info, Mapping):
             unknown = set(info) - {"initial", "taps"}
             if unknown:
@@ -673,10 +739,29 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                                  f"scan feeds back the previous step only (taps=[-1])")
             info = initial
         infos.append(None if info is None else T.as_tensor(info))
+    return infos
 
+
+@dataclass
+class _Step:
+    """What calling the step function gave: the placeholders it was called on, the
+    non-sequences passed as they are, ``start`` (the ``Variable.id`` from which variables
+    belong to the step: older ones are values it reads), its outputs and its updates."""
+
+    seq_placeholders: list
+    state_placeholders: list
+    explicit: list
+    start: int
+    outputs: list
+    update_pairs: list
+
+
+def _call_step(fn, seq_values, seq_names, inits, non_sequences) -> _Step:
+    """Call ``fn`` on placeholders of the sequences' elements and of the states ``inits``,
+    then on the non-sequences."""
+    T = _tensor()
     seq_placeholders = [TensorType(s.dtype, s.type.shape[1:])(f"{label}[t]")
                         for s, label in zip(seq_values, seq_names)]
-    inits = [v for v in infos if v is not None]
     state_placeholders = [v.type(v.name) for v in inits]
     explicit = [T.as_tensor(v) for v in _as_list(non_sequences)]
     # variables made from here on belong to the step; older ones are values it reads
@@ -684,13 +769,14 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     result = fn(*seq_placeholders, *state_placeholders, *explicit)
     raw_outputs, update_pairs = _step_results(result)
     outputs = [T.as_tensor(o) for o in raw_outputs]
-    if not given_info:
-        infos = [None] * len(outputs)
-    if len(outputs) != len(infos):
-        raise ValueError(f"scan: fn returned {len(outputs)} outputs but outputs_info has "
-                         f"{len(infos)} entries")
+    return _Step(seq_placeholders, state_placeholders, explicit, start, outputs, update_pairs)
 
-    recurrent, others = [], []  # step outputs, in the order of the Scan's outputs
+
+def _recurrent_outputs(outputs: list[Variable], infos: list) -> tuple[list, list]:
+    """(the outputs fed back, cast to their initial state's dtype; the others), each in the
+    order of the Scan's outputs. Raises if a fed-back output does not fit its initial state."""
+    T = _tensor()
+    recurrent, others = [], []
     for k, (out, init) in enumerate(zip(outputs, infos)):
         if init is None:
             others.append(out)
@@ -710,9 +796,15 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 raise ValueError(f"scan: output {k} has length {b} on axis {axis} but its "
                                  f"initial state has length {a}")
         recurrent.append(out)
+    return recurrent, others
 
-    # shared variables the step updates become states too (their value after the last step
-    # is the update); the default updates of shared variables it reads count (random streams)
+
+def _checked_updates(update_pairs) -> list[tuple[SharedVariable, Variable]]:
+    """The updates the step returned, as (shared variable, expression of its dtype) pairs.
+
+    A shared variable the step updates becomes a state of the loop: its value after the last
+    step is the update."""
+    T = _tensor()
     updates: list[tuple[SharedVariable, Variable]] = []
     for target, expr in update_pairs:
         if not isinstance(target, SharedVariable):
@@ -726,6 +818,14 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         if expr.dtype != target.dtype:
             expr = T.cast(expr, target.dtype)
         updates.append((target, expr))
+    return updates
+
+
+def _add_default_updates(updates: list, outputs: list[Variable], start: int) -> list:
+    """Add to ``updates`` the default updates of the shared variables the step reads (random
+    streams: each step draws anew), and of those the added updates read; returns the shared
+    variables added."""
+    T = _tensor()
     defaulted = []
     pending = outputs + [e for _, e in updates]
     while pending:
@@ -738,49 +838,20 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 defaulted.append(var)
                 added.append(updates[-1][1])
         pending = added
+    return defaulted
 
-    # every other variable the step reads is a non-sequence
-    roots = recurrent + [e for _, e in updates] + others
-    own = {id(v) for v in seq_placeholders + state_placeholders}
-    updated = {id(t): t.type(t.name) for t, _ in updates}
+
+def _non_sequences(roots: list[Variable], step: _Step, updated: dict, strict: bool) -> list:
+    """The values ``roots`` read other than the step's placeholders, the shared variables it
+    updates (``updated``, by id) and constants: the Scan's non-sequences. With ``strict``,
+    each must be among the non-sequences passed to the step function."""
+    own = {id(v) for v in step.seq_placeholders + step.state_placeholders}
     free = []
-    for var in _step_reads(roots, start):
+    for var in _step_reads(roots, step.start):
         if id(var) in own or id(var) in updated or isinstance(var, Constant):
             continue
-        if strict and not any(var is e for e in explicit):
+        if strict and not any(var is e for e in step.explicit):
             raise ValueError(f"scan: fn reads {_label(var)}, which is not among its arguments "
                              f"(strict=True: pass it in non_sequences)")
         free.append(var)
-    nonseq_placeholders = [v.type(v.name) for v in free]
-    replace = dict(zip(free, nonseq_placeholders))
-    replace.update((t, updated[id(t)]) for t, _ in updates)
-    roots = clone_replace(roots, replace) if replace else roots
-    n_rec, n_upd = len(recurrent), len(updates)
-
-    results = build_scan(
-        n,
-        list(zip(seq_values, seq_placeholders)),
-        list(zip(inits, state_placeholders)) + [(t, updated[id(t)]) for t, _ in updates],
-        list(zip(free, nonseq_placeholders)),
-        roots[:n_rec + n_upd],
-        roots[n_rec + n_upd:],
-        stacked=(True,) * n_rec + (False,) * n_upd,
-        seq_names=seq_names,
-    )
-    # back to the order of fn's outputs
-    rec_iter = iter(results[:n_rec])
-    other_iter = iter(results[n_rec + n_upd:])
-    final = [next(other_iter) if init is None else next(rec_iter) for init in infos]
-    if name is not None:
-        for k, out in enumerate(final):
-            out.name = name if len(final) == 1 else f"{name}[{k}]"
-    new_values = OrderedDict(
-        (target, value) for (target, _), value in zip(updates, results[n_rec:n_rec + n_upd]))
-    for target in defaulted:
-        if target.id >= start:
-            # a generator state the step made (a random draw): only this loop reads it, so
-            # compiled functions advance it past the loop's draws without explicit updates
-            target.default_update = new_values[target]
-    if len(final) == 1 and not return_list:
-        return final[0], new_values
-    return final, new_values
+    return free
