@@ -1,21 +1,24 @@
 """Control flow: ``ifelse`` (lazy branches) and ``scan`` (loops), each an op holding inner graphs.
 
 An :class:`InnerGraph` is a graph an op runs inside itself: a branch of an ifelse, the step of
-a scan. Its inputs are placeholders the op binds when it runs. The python backend runs an
-inner graph with the reference interpreter (rewritten and compiled once); the numba backend
-renders it into the kernel of the graph holding the op
-(:func:`symnet.compiler.backends.numba.render_inner`), rewritten and fused like any graph, so
-an ifelse is a native ``if`` and a scan a native ``for`` loop in the kernel's module (inline,
-or a function of the module that equal loops share): no Python runs per branch or per step.
+a scan. Its inputs are placeholders the op binds when it runs. The ops describe their inner
+graphs (``inner_graphs``) and run them given programs of them (``Scan.run_loop``,
+``IfElse.run``); ``perform``, the reference, evaluates them node by node as built. The
+compiler prepares the programs (:mod:`symnet.compiler.inner`): the python backend and tier 0
+run an op's inner graphs rewritten and compiled once, and the numba backend renders them into
+the kernel of the graph holding the op, rewritten and fused like any graph, so an ifelse is a
+native ``if`` and a scan a native ``for`` loop in the kernel's module (inline, or a function
+of the module that equal loops share): no Python runs per branch or per step.
 
 Gradients are graphs like any other: the gradient of an ifelse is an ifelse of the branches'
 gradients, the gradient of a scan is a scan running backwards over the stored states
-(backpropagation through time).
+(backpropagation through time). Both differentiate inner graphs with ``grad`` itself, so
+:mod:`symnet.grad` builds them; the rewrites that simplify these ops after differentiation
+live in :mod:`symnet.compiler.rewrite.control`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,26 +36,14 @@ from symnet.graph import (
     graph_inputs,
     toposort,
 )
+from symnet.graph import tensor_functions as T
 from symnet.ops.math import weak_operands
-
-
-def _tensor():
-    """symnet.tensor, imported when a graph is built (tensor imports the op modules)."""
-    from symnet import tensor
-
-    return tensor
-
-
-def _is_float(var: Variable) -> bool:
-    return np.dtype(var.dtype).kind == "f"
 
 
 def _label(var: Variable) -> str:
     """Short text naming ``var`` in error messages."""
-    from symnet.printing import pp
-
     try:
-        text = pp(var, max_length=40)
+        text = T.pp(var, max_length=40)
     except Exception:  # noqa: BLE001 - a label must never fail
         text = var.name or var.type.short()
     return text if len(text) <= 40 else text[:37] + "..."
@@ -63,19 +54,7 @@ def _merge_static(a: tuple, b: tuple) -> tuple:
     return tuple(x if x == y else None for x, y in zip(a, b))
 
 
-def _is_zero(var: Variable) -> bool:
-    """True for gradients the driver fills in for unused outputs (zeros_like) and zero
-    constants: a scan or ifelse need not propagate them."""
-    from symnet.ops.shape import Alloc
-
-    if isinstance(var, Constant):
-        return var.data.size > 0 and not np.any(var.data)
-    owner = var.owner
-    return (owner is not None and isinstance(owner.op, Alloc)
-            and isinstance(owner.inputs[0], Constant) and not np.any(owner.inputs[0].data))
-
-
-def _may_alias_input(var: Variable) -> bool:
+def may_alias_input(var: Variable) -> bool:
     """True if ``var`` may be (a view of) an inner graph's input or constant."""
     while var.owner is not None:
         if not getattr(var.owner.op, "may_return_view", False):
@@ -93,7 +72,9 @@ class InnerGraph:
 
     Equality is structural (the same ops applied to the same inputs in the same order), so an
     op holding an inner graph compares by its props like any op: cse merges equal loops. It
-    pickles flat, as graphs do. Never mutated: rewriting works on copies, cached here.
+    pickles flat, as graphs do. Never mutated: the compiler rewrites copies, and keeps what it
+    derives from the graph (rewritten graphs, programs) in ``cache``, which the graph never
+    reads.
     """
 
     def __init__(self, inputs, outputs):
@@ -108,7 +89,7 @@ class InnerGraph:
                 raise ValueError(f"inner graph: it reads {var!r}, which is not one of its inputs")
         self._key = None
         self._hash = None
-        self._cache: dict = {}
+        self.cache: dict = {}
 
     def nodes(self) -> list[Apply]:
         return toposort(self.outputs, stop=self.inputs)
@@ -172,68 +153,34 @@ class InnerGraph:
             built.append(Apply(op, [var_of(r) for r in refs], [t(name) for t, name in outs]))
         self.__init__(inputs, [var_of(r) for r in state["outputs"]])
 
-    def python_function(self):
-        """The inner graph rewritten for the reference backend and compiled once: a callable
-        from input values to output values, and for each output whether it may be (a view
-        of) an input or a constant."""
-        compiled = self._cache.get("python")
-        if compiled is None:
-            from symnet.compiler.backends.python import compile_python
+    def evaluate(self, values: list) -> list:
+        """The outputs' values for ``values`` of the inputs, node by node with each op's
+        ``perform`` on the graph as built: the reference the compiled programs are checked
+        against. An output may be one of ``values`` or a constant's data."""
+        storage = {id(v): value for v, value in zip(self.inputs, values)}
+        for var in self.outputs:
+            if isinstance(var, Constant):
+                storage[id(var)] = var.data
+        for node in self.nodes():
+            args = [inp.data if isinstance(inp, Constant) else storage[id(inp)]
+                    for inp in node.inputs]
+            for var, value in zip(node.outputs, node.op.perform(args)):
+                value = np.asarray(value)
+                if value.dtype.name != var.dtype:
+                    value = value.astype(var.dtype)
+                storage[id(var)] = value
+        return [storage[id(v)] for v in self.outputs]
 
-            fgraph = self._rewritten("python")
-            compiled = (compile_python(fgraph), [_may_alias_input(v) for v in fgraph.outputs])
-            self._cache["python"] = compiled
-        return compiled
 
-    def numba_fgraph(self):
-        """The inner graph rewritten (and fused) for the numba backend; cached."""
-        fgraph = self._cache.get("numba")
-        if fgraph is None:
-            fgraph = self._rewritten("numba")
-            self._cache["numba"] = fgraph
-        return fgraph
+def _reference(graph: InnerGraph):
+    """A program of ``graph`` for ``IfElse.run``: :meth:`InnerGraph.evaluate`, copying the
+    outputs that may be (views of) an input or a constant."""
+    copies = [may_alias_input(v) for v in graph.outputs]
 
-    def _rewritten(self, mode: str):
-        from symnet.compiler.fgraph import FunctionGraph
-        from symnet.compiler.rewrite.passes import rewrite_fgraph
+    def run(values):
+        return [np.array(r) if copy else r for r, copy in zip(graph.evaluate(values), copies)]
 
-        fgraph = FunctionGraph(list(self.inputs), list(self.outputs))
-        # no in-place writes inside a loop body: a value hoisted out of the loop is computed
-        # once and read by every step, so no step may write into it
-        rewrite_fgraph(fgraph, mode=mode, exclude=("inplace",))
-        return fgraph
-
-    def loop_plan(self, n_variant: int):
-        """Split the numba graph of a loop body: (hoisted, body). ``hoisted`` computes, once
-        before the loop, what depends only on the inputs from ``n_variant`` on (the loop's
-        invariants: non-sequences and constants); ``body`` reads those results as extra
-        inputs after the graph's own. Random draws are never hoisted."""
-        key = ("plan", n_variant)
-        plan = self._cache.get(key)
-        if plan is None:
-            from symnet.compiler.fgraph import FunctionGraph
-
-            fgraph = self.numba_fgraph()
-            invariant = {id(v) for v in fgraph.inputs[n_variant:]}
-            body_nodes = []
-            for node in fgraph.toposort():
-                if (not getattr(node.op, "nondeterministic", False)
-                        and all(id(i) in invariant or isinstance(i, Constant)
-                                for i in node.inputs)):
-                    invariant.update(id(o) for o in node.outputs)
-                else:
-                    body_nodes.append(node)
-            boundary, seen = [], set()
-            reads = [i for node in body_nodes for i in node.inputs] + list(fgraph.outputs)
-            for var in reads:
-                if var.owner is not None and id(var) in invariant and id(var) not in seen:
-                    seen.add(id(var))
-                    boundary.append(var)
-            hoisted = FunctionGraph(list(fgraph.inputs[n_variant:]), boundary, clone=False)
-            body = FunctionGraph(list(fgraph.inputs) + boundary, list(fgraph.outputs), clone=False)
-            plan = (hoisted, body)
-            self._cache[key] = plan
-        return plan
+    return run
 
 
 def _inner_from(outputs, free: list[Variable]) -> tuple[InnerGraph, list[Variable]]:
@@ -242,26 +189,6 @@ def _inner_from(outputs, free: list[Variable]) -> tuple[InnerGraph, list[Variabl
     placeholders = [v.type(v.name) for v in free]
     inner_outputs = clone_replace(list(outputs), dict(zip(free, placeholders)))
     return InnerGraph(placeholders, inner_outputs), placeholders
-
-
-def _render(fgraph, input_names, prefix):
-    from symnet.compiler.backends.numba import render_inner
-
-    return render_inner(fgraph, input_names, prefix)
-
-
-def _bind_data(data: list, data_names) -> list[str]:
-    """Lines binding the names inner code reads to the kernel arguments carrying the data."""
-    return [f"{name} = {arg}" for (name, _), arg in zip(data, data_names)]
-
-
-def _indent(lines: list[str], depth: int = 1) -> list[str]:
-    pad = "    " * depth
-    return [pad + line for line in lines]
-
-
-def _raise_line(cls: str, message: str) -> str:
-    return f"raise {cls}({message!r})"
 
 
 # --- ifelse ------------------------------------------------------------------------------------
@@ -274,7 +201,7 @@ class IfElse(Op):
 
     Inputs: the condition (0-d), then the values the branches read; ``then_inputs`` and
     ``else_inputs`` give, for each placeholder of a branch, the position of its value among
-    those (after the condition).
+    those (after the condition). Its gradient is built by :mod:`symnet.grad`.
     """
 
     then_graph: InnerGraph
@@ -283,7 +210,6 @@ class IfElse(Op):
     else_inputs: tuple
 
     def make_node(self, condition, *values):
-        T = _tensor()
         condition = T.as_tensor(condition)
         if condition.ndim != 0:
             raise TypeError(f"ifelse: the condition must be a scalar, got {condition.type.short()}")
@@ -300,83 +226,26 @@ class IfElse(Op):
         return Apply(self, [condition, *values], outputs)
 
     def perform(self, inputs):
+        return self.run(inputs, [_reference(graph) for graph in self.inner_graphs()])
+
+    def run(self, inputs, branches) -> list:
+        """The outputs, computed by the branch the condition chooses: ``branches`` holds a
+        program of each inner graph (then, else), mapping the values the branch reads to its
+        outputs, which must not share memory with those values."""
         condition, values = inputs[0], inputs[1:]
         if condition:
-            graph, positions = self.then_graph, self.then_inputs
+            run, positions = branches[0], self.then_inputs
         else:
-            graph, positions = self.else_graph, self.else_inputs
-        run, aliased = graph.python_function()
-        results = run([values[k] for k in positions])
-        return [np.array(r) if copy else r for r, copy in zip(results, aliased)]
-
-    def numba_data(self, node) -> list:
-        data = []
-        for graph, positions in ((self.then_graph, self.then_inputs),
-                                 (self.else_graph, self.else_inputs)):
-            names = [f"v{k}" for k in positions]
-            data.extend(value for _, value in _render(graph.numba_fgraph(), names, "p")[2])
-        return data
-
-    def numba_lines(self, node, names, outs, data_names=()):
-        prefix = outs[0] + "_"
-        values = names[1:]
-        branches, data = [], []
-        for tag, graph, positions in (("a", self.then_graph, self.then_inputs),
-                                      ("b", self.else_graph, self.else_inputs)):
-            fgraph = graph.numba_fgraph()
-            lines, results, branch_data = _render(fgraph, [values[k] for k in positions],
-                                                  prefix + tag)
-            for out, result, var in zip(outs, results, fgraph.outputs):
-                # an output never shares memory with an input of the kernel
-                copy = _may_alias_input(var)
-                lines.append(f"{out} = np.copy({result})" if copy else f"{out} = {result}")
-            branches.append(lines)
-            data.extend(branch_data)
-        lines = _bind_data(data, data_names)
-        lines.append(f"if {names[0]}[()]:")
-        lines.extend(_indent(branches[0]))
-        lines.append("else:")
-        lines.extend(_indent(branches[1]))
-        return lines
+            run, positions = branches[1], self.else_inputs
+        return list(run([values[k] for k in positions]))
 
     def grad(self, inputs, output_grads):
-        from symnet.grad import grad
+        """An ifelse choosing between the gradients of the branches (built in ``symnet.grad``, which sits above the ops, through the
+        function table)."""
+        return T.ifelse_gradient(self, inputs, output_grads)
 
-        T = _tensor()
-        condition, values = inputs[0], inputs[1:]
-        wanted = [k for k, v in enumerate(values) if _is_float(v) and not isinstance(v, Constant)]
-        per_branch = []
-        for graph, positions in ((self.then_graph, self.then_inputs),
-                                 (self.else_graph, self.else_inputs)):
-            outer = {ph: values[k] for ph, k in zip(graph.inputs, positions)}
-            outs = clone_replace(list(graph.outputs), outer)
-            # the branch's own inputs, computed outside it or not (a value both branches
-            # read is computed before the ifelse: its owner must not hide it)
-            reached = {id(v) for v in graph_inputs(outs, stop=[values[k] for k in positions])}
-            seeds: dict = {}
-            for out, g in zip(outs, output_grads):
-                if _is_float(out) and not _is_zero(g):
-                    seeds[out] = seeds[out] + g if out in seeds else g
-            wrt = [k for k in wanted if k in positions and id(values[k]) in reached]
-            found = {}
-            if seeds and wrt:
-                grads = grad(None, [values[k] for k in wrt], known_grads=seeds,
-                             disconnected_inputs="ignore")
-                found = dict(zip(wrt, grads))
-            per_branch.append(found)
-        then_grads, else_grads = per_branch
-        connected = [k for k in wanted if k in then_grads or k in else_grads]
-        result = [None] * len(inputs)
-        if not connected:
-            return result
-        a = [then_grads.get(k, None) for k in connected]
-        b = [else_grads.get(k, None) for k in connected]
-        a = [T.zeros_like(values[k]) if g is None else g for k, g in zip(connected, a)]
-        b = [T.zeros_like(values[k]) if g is None else g for k, g in zip(connected, b)]
-        chosen = ifelse(condition, a, b)
-        for k, g in zip(connected, chosen):
-            result[1 + k] = g
-        return result
+    def inner_graphs(self) -> tuple:
+        return (self.then_graph, self.else_graph)
 
     pp_name = "ifelse"
 
@@ -385,15 +254,13 @@ class IfElse(Op):
 
     def pp_text(self, args: list[str]) -> str:
         """``ifelse(cond, then, else)`` with the branches written out."""
-        from symnet.printing import pp
-
         values = args[1:]
         texts = []
         for graph, positions in ((self.then_graph, self.then_inputs),
                                  (self.else_graph, self.else_inputs)):
             named = {ph: Variable(ph.type, name=values[k]) for ph, k in zip(graph.inputs, positions)}
             outs = clone_replace(list(graph.outputs), named)
-            parts = [pp(o, max_length=200) for o in outs]
+            parts = [T.pp(o, max_length=200) for o in outs]
             texts.append(parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]")
         return f"ifelse({args[0]}, {texts[0]}, {texts[1]})"
 
@@ -427,7 +294,6 @@ def ifelse(condition, then_branch, else_branch, name: str | None = None):
     >>> float(f(np.array([5.0, 6.0]), 1)), float(f(np.array([5.0, 6.0]), 7))
     (6.0, -1.0)
     """
-    T = _tensor()
     single = not isinstance(then_branch, (list, tuple))
     if single == isinstance(else_branch, (list, tuple)):
         raise TypeError("ifelse: give one value per branch, or a list for each branch")
@@ -490,7 +356,8 @@ class Scan(Op):
     ``(n_steps,) + state shape`` (or, where ``stacked`` is False, only its final value), then
     each further output stacked over the steps. With ``reverse`` the steps run from
     ``n_steps - 1`` down to 0 (what backpropagation through time needs); results are still
-    stored at the step's index. ``seq_names`` label the sequences in error messages.
+    stored at the step's index. ``seq_names`` label the sequences in error messages. Its
+    gradient is built by :mod:`symnet.grad`.
     """
 
     step: InnerGraph
@@ -506,7 +373,6 @@ class Scan(Op):
         return len(self.step.inputs) - self.n_seqs - self.n_states
 
     def make_node(self, n_steps, *outer):
-        T = _tensor()
         n_steps = T.as_tensor(n_steps)
         if n_steps.ndim != 0 or np.dtype(n_steps.dtype).kind not in "iu":
             raise TypeError(f"scan: n_steps must be an integer scalar, got {_label(n_steps)} "
@@ -535,17 +401,18 @@ class Scan(Op):
             outputs.append(TensorType(out.dtype, (steps, *out.type.shape))())
         return Apply(self, [n_steps, *outer], outputs)
 
-    def _seq_label(self, k: int) -> str:
+    def seq_label(self, k: int) -> str:
+        """The label of sequence ``k`` in error messages."""
         return self.seq_names[k] if k < len(self.seq_names) else f"#{k}"
 
     def perform(self, inputs):
-        run, _ = self.step.python_function()
-        return self.run_loop(inputs, run)
+        return self.run_loop(inputs, self.step.evaluate)
 
     def run_loop(self, inputs, step) -> list:
         """The loop in Python: ``step`` maps one step's input values (sequence elements,
-        states, non-sequences) to its outputs. The reference backend steps with the inner
-        graph's interpreter, tier 0 with its programs of the kernel's inner graphs."""
+        states, non-sequences) to its outputs. ``perform`` steps with the step as built
+        (:meth:`InnerGraph.evaluate`); the python backend and tier 0 with the programs
+        :mod:`symnet.compiler.inner` compiles."""
         S, R, M = self.n_seqs, self.n_states, self.n_outs
         n = int(inputs[0])
         seqs, inits, nonseqs = inputs[1:1 + S], inputs[1 + S:1 + S + R], inputs[1 + S + R:]
@@ -553,7 +420,7 @@ class Scan(Op):
             raise ValueError(f"scan: n_steps is {n}; a scan runs at least one step")
         for k, seq in enumerate(seqs):
             if seq.shape[0] < n:
-                raise ValueError(f"scan: sequence {k} ({self._seq_label(k)}) has {seq.shape[0]} "
+                raise ValueError(f"scan: sequence {k} ({self.seq_label(k)}) has {seq.shape[0]} "
                                  f"elements but n_steps is {n}")
         states = [np.asarray(v) for v in inits]
         histories = [np.empty((n, *s.shape), dtype=s.dtype) if self.stacked[j] else None
@@ -583,100 +450,13 @@ class Scan(Op):
                   for h, s in zip(histories, states)]
         return finals + outs
 
-    def numba_data(self, node) -> list:
-        S, R = self.n_seqs, self.n_states
-        hoisted, body = self.step.loop_plan(S + R)
-        outer = [f"v{k}" for k in range(len(self.step.inputs))]
-        _, hoisted_names, hoisted_data = _render(hoisted, outer[S + R:], "p")
-        body_data = _render(body, outer + hoisted_names, "q")[2]
-        return [value for _, value in hoisted_data + body_data]
-
-    def numba_lines(self, node, names, outs, data_names=()):
-        return self.numba_checks(node, names) + self.numba_body(node, names, outs, data_names)
-
-    def numba_checks(self, node, names) -> list[str]:
-        """Lines checking n_steps and the sequences' lengths. The backend runs them where the
-        scan's inputs are, before calling the scan's own function: they name the sequences,
-        and equal loops over differently named sequences share one function."""
-        steps = f"{names[0]}[()]"
-        lines = [f"if {steps} < 1:",
-                 "    " + _raise_line("ValueError", "scan: n_steps must be at least 1")]
-        for k, seq in enumerate(names[1:1 + self.n_seqs]):
-            lines.append(f"if {seq}.shape[0] < {steps}:")
-            message = f"scan: sequence {k} ({self._seq_label(k)}) is shorter than n_steps"
-            lines.append("    " + _raise_line("ValueError", message))
-        return lines
-
-    def numba_body(self, node, names, outs, data_names=()) -> list[str]:
-        """The loop, for inputs that passed :meth:`numba_checks`."""
-        S, R, M = self.n_seqs, self.n_states, self.n_outs
-        p = outs[0] + "_"
-        n = p + "n"
-        seqs, inits = names[1:1 + S], names[1 + S:1 + S + R]
-        nonseqs = names[1 + S + R:]
-        hoisted, body = self.step.loop_plan(S + R)
-        hoisted_lines, hoisted_names, hoisted_data = _render(hoisted, list(nonseqs), p + "h")
-        # the loop reads hoisted values every step: make views (transposes) contiguous once,
-        # rather than letting each step's BLAS call copy them
-        contiguous = [f"{name}_c" if var.ndim > 0 else name
-                      for name, var in zip(hoisted_names, hoisted.outputs)]
-        hoisted_lines += [f"{c} = np.ascontiguousarray({name})"
-                          for name, c in zip(hoisted_names, contiguous) if c != name]
-        elements = [f"{p}x{k}" for k in range(S)]
-        states = [f"{p}s{j}" for j in range(R)]
-        body_lines, results, body_data = _render(body, elements + states + list(nonseqs)
-                                                 + contiguous, p + "b")
-        lines = [f"{n} = np.int64({names[0]}[()])"]
-        lines.extend(_bind_data(hoisted_data + body_data, data_names))
-        lines.extend(hoisted_lines)
-        for j in range(R):
-            dtype = node.outputs[j].dtype
-            lines.append(f"{states[j]} = {inits[j]}")
-            if self.stacked[j]:
-                lines.append(f"{outs[j]} = np.empty(({n},) + {inits[j]}.shape, dtype=np.{dtype})")
-        for m in range(M):
-            var = node.outputs[R + m]
-            zeros = "".join(", 0" for _ in range(var.ndim - 1))
-            lines.append(f"{outs[R + m]} = np.empty(({n}{zeros},), dtype=np.{var.dtype})")
-        lines.append(f"for {p}i in range({n}):")
-        loop = [f"{p}t = {n} - 1 - {p}i" if self.reverse else f"{p}t = {p}i"]
-        for k, seq in enumerate(seqs):
-            if node.inputs[1 + k].ndim == 1:
-                loop.append(f"{elements[k]} = np.asarray({seq}[{p}t])")
-            else:
-                loop.append(f"{elements[k]} = {seq}[{p}t]")
-        loop.extend(body_lines)
-        for j in range(R):
-            new = results[j]
-            if node.inputs[1 + S + j].ndim > 0:
-                loop.append(f"if {new}.shape != {inits[j]}.shape:")
-                loop.append("    " + _raise_line(
-                    "ValueError", f"scan: state {j} changed shape in a step"))
-            if self.stacked[j]:
-                scalar = "[()]" if node.inputs[1 + S + j].ndim == 0 else ""
-                loop.append(f"{outs[j]}[{p}t] = {new}{scalar}")
-        for m in range(M):
-            value, out = results[R + m], outs[R + m]
-            loop.append(f"if {p}i == 0:")
-            loop.append(f"    {out} = np.empty(({n},) + {value}.shape, "
-                        f"dtype=np.{node.outputs[R + m].dtype})")
-            loop.append(f"elif {value}.shape != {out}.shape[1:]:")
-            loop.append("    " + _raise_line(
-                "ValueError", f"scan: output {m} changed shape in a step"))
-            scalar = "[()]" if node.outputs[R + m].ndim == 1 else ""
-            loop.append(f"{out}[{p}t] = {value}{scalar}")
-        # new states through temporaries: a state may take another state's old value
-        loop.extend(f"{p}u{j} = {results[j]}" for j in range(R))
-        loop.extend(f"{states[j]} = {p}u{j}" for j in range(R))
-        lines.extend(_indent(loop))
-        for j in range(R):
-            if not self.stacked[j]:
-                # a copy: the final state may be a view of an input
-                lines.append(f"{outs[j]} = np.copy({states[j]})")
-        return lines
-
     def grad(self, inputs, output_grads):
-        return _scan_grad(self, inputs, output_grads)
+        """Backpropagation through time: a scan over the steps in reverse order (built in ``symnet.grad``, which sits above the ops, through the
+        function table)."""
+        return T.scan_gradient(self, inputs, output_grads)
+
+    def inner_graphs(self) -> tuple:
+        return (self.step,)
 
     pp_name = "scan"
 
@@ -688,300 +468,21 @@ class Scan(Op):
         return text + (", reverse}" if self.reverse else "}")
 
 
-def _build_scan(n_steps, sequences, states, nonseqs, state_outputs, outputs, *, stacked,
-                reverse=False, seq_names=()):
-    """Apply a Scan: ``sequences``, ``states`` and ``nonseqs`` are (outer value, placeholder)
-    pairs; the step computes ``state_outputs`` (one per state) and ``outputs`` from the
-    placeholders. Returns the Scan's outputs."""
+def build_scan(n_steps, sequences, states, nonseqs, state_outputs, outputs, *, stacked,
+               reverse=False, seq_names=()) -> list[Variable]:
+    """Apply a Scan (for :func:`scan` and the gradient of a scan).
+
+    ``sequences``, ``states`` and ``nonseqs`` are (outer value, placeholder) pairs; the step
+    computes ``state_outputs`` (one per state) and ``outputs`` from the placeholders.
+    ``stacked``, ``reverse`` and ``seq_names`` are the Scan's fields. Returns the Scan's
+    outputs.
+    """
     placeholders = [ph for _, ph in [*sequences, *states, *nonseqs]]
     step = InnerGraph(placeholders, [*state_outputs, *outputs])
     op = Scan(step, len(sequences), len(states), len(outputs), tuple(stacked), reverse,
               tuple(seq_names))
     outer = [v for v, _ in [*sequences, *states, *nonseqs]]
     return op.make_node(n_steps, *outer).outputs
-
-
-def _reuse_forward(inputs, outputs, stored) -> list[Variable]:
-    """``outputs`` with every recomputation of a forward value replaced by its stored copy.
-
-    A gradient rebuilds what it needs from the forward step (``tanh(z)`` for tanh's
-    derivative, say); ``stored`` pairs each forward output with a placeholder of its stored
-    value. Merging equal nodes makes each rebuilt value the forward output itself, which is
-    then replaced, so the backward step recomputes only what was not stored.
-    """
-    from symnet.compiler.fgraph import FunctionGraph
-    from symnet.compiler.rewrite.passes import rewrite_fgraph
-
-    from symnet.ops.shape import Shape, ShapeI, as_shape_vector
-
-    outputs = list(outputs)
-    fgraph = FunctionGraph(list(inputs), outputs + [f for f, _ in stored])
-    rewrite_fgraph(fgraph, passes=("cse",))
-    merged = fgraph.outputs
-    # The gradient also asks for shapes of forward values (to un-broadcast): derive those
-    # from the shapes of the step's inputs and stored values, so that a forward value needed
-    # only for its shape is not recomputed.
-    forward_nodes = toposort(merged[len(outputs):], stop=fgraph.inputs)
-    forward_ids = {id(o) for node in forward_nodes for o in node.outputs}
-    leaves = {id(var): placeholder for (_, placeholder), var in zip(stored, merged[len(outputs):])
-              if var.owner is not None}
-    memo: dict = {}
-    for node in fgraph.toposort():
-        if (node not in fgraph.nodes or not isinstance(node.op, (Shape, ShapeI))
-                or id(node.inputs[0]) not in forward_ids):
-            continue
-        dims = _shape_of(node.inputs[0], leaves, memo)
-        if dims is None:
-            continue
-        if isinstance(node.op, Shape):
-            new = as_shape_vector(dims) if dims else None
-        else:
-            new = dims[node.op.i]
-        if new is not None and new.dtype == node.outputs[0].dtype:
-            fgraph.replace(node.outputs[0], new, reason="scan_grad_shape")
-    merged = fgraph.outputs
-    replace = {}
-    for (_, placeholder), var in zip(stored, merged[len(outputs):]):
-        if var.owner is not None:
-            replace[var] = placeholder
-    return clone_replace(merged[:len(outputs)], replace)
-
-
-def _shape_of(var: Variable, leaves: dict, memo: dict):
-    """The lengths of ``var``'s axes as int64 scalar graphs that do not compute ``var``:
-    from the shapes of ownerless variables and of ``leaves`` (variables whose stored copy,
-    the value of ``leaves[id(var)]``, has their shape), through elementwise ops
-    (broadcasting), dot and dimshuffle. None where another op is in the way."""
-    from symnet.ops.elemwise import Elemwise
-    from symnet.ops.linalg import Dot
-    from symnet.ops.shape import DimShuffle
-
-    T = _tensor()
-    key = id(var)
-    if key in memo:
-        return memo[key]
-    node = var.owner
-    dims = None
-    if node is None or key in leaves:
-        source = leaves.get(key, var)
-        dims = [T.cast(T.shape_i(source, k), "int64") for k in range(var.ndim)]
-    elif isinstance(node.op, Elemwise):
-        parts = [_shape_of(i, leaves, memo) for i in node.inputs]
-        if all(p is not None for p in parts):
-            dims = [_broadcast_length([p[k] for p in parts]) for k in range(var.ndim)]
-    elif isinstance(node.op, Dot):
-        a, b = (_shape_of(i, leaves, memo) for i in node.inputs)
-        if a is not None and b is not None:
-            dims = a[:-1] + b[1:]
-    elif isinstance(node.op, DimShuffle):
-        source = _shape_of(node.inputs[0], leaves, memo)
-        if source is not None:
-            one = T.constant(np.int64(1))
-            dims = [one if axis == "x" else source[axis] for axis in node.op.new_order]
-    memo[key] = dims
-    return dims
-
-
-def _broadcast_length(lengths: list[Variable]) -> Variable:
-    """NumPy's broadcast of axis lengths already known to be compatible: the first that is
-    not 1 (or 1)."""
-    T = _tensor()
-    result = None
-    for length in lengths:
-        if isinstance(length, Constant) and int(length.data) == 1:
-            continue
-        if result is None or length is result:
-            result = length
-        elif isinstance(result, Constant) and isinstance(length, Constant):
-            continue  # two known lengths: equal, since the forward step ran
-        else:
-            result = T.switch(T.eq(result, 1), length, result)
-    return result if result is not None else T.constant(np.int64(1))
-
-
-def _length_of(n_steps: Variable, seq: Variable) -> bool:
-    """True when ``n_steps`` is, by construction, the length of ``seq``."""
-    from symnet.ops.shape import ShapeI
-
-    if isinstance(n_steps, Constant) and seq.type.shape[0] is not None:
-        return int(n_steps.data) == seq.type.shape[0]
-    owner = n_steps.owner
-    return (owner is not None and isinstance(owner.op, ShapeI) and owner.op.i == 0
-            and owner.inputs[0] is seq)
-
-
-def _last_step_gradient(g: Variable):
-    """``v`` when ``g``, the gradient of a state's history, is ``v`` at the last step and zero
-    elsewhere (the gradient the driver builds for ``history[-1]``); else None."""
-    from symnet.ops.shape import SumToShape
-    from symnet.ops.subtensor import IncSubtensor
-
-    if g.owner is not None and isinstance(g.owner.op, SumToShape):
-        g = g.owner.inputs[0]
-    node = g.owner
-    if (node is None or not isinstance(node.op, IncSubtensor) or node.op.idx != (-1,)
-            or not _is_zero(node.inputs[0])):
-        return None
-    return node.inputs[1]
-
-
-def _scan_grad(op: Scan, inputs, output_grads):
-    """Backpropagation through time: a scan over the steps in reverse order.
-
-    With ``h`` the states, step t maps (x_t, h_t, w) to (h_{t+1}, y_t). The backward step t
-    receives the adjoint ``c`` of h_{t+1} from step t+1 (plus the gradient of the stored
-    h_{t+1} itself), applies the step's vector-Jacobian product and passes the adjoint of h_t
-    on; the gradients of the non-sequences accumulate in states, those of the sequence
-    elements are stacked. The forward states are read back from the forward scan's history.
-    """
-    from symnet.grad import grad
-
-    T = _tensor()
-    S, R, M = op.n_seqs, op.n_states, op.n_outs
-    n_steps = inputs[0]
-    seqs, inits, nonseqs = inputs[1:1 + S], inputs[1 + S:1 + S + R], inputs[1 + S + R:]
-    step = op.step
-
-    # every state's history: the same scan with every state stacked (cse merges the two
-    # when the forward scan already stacks them all)
-    full_op = dataclasses.replace(op, stacked=(True,) * R)
-    full = full_op.make_node(*inputs).outputs
-    histories, stacked_outs = full[:R], full[R:]
-
-    g_stacked, g_final = [None] * R, [None] * R
-    for j in range(R):
-        g = output_grads[j]
-        if _is_float(inits[j]) and g is not None and not _is_zero(g):
-            last = _last_step_gradient(g) if op.stacked[j] and not op.reverse else None
-            if last is not None:
-                # only history[-1] (the final state) is read: seed the backward scan with its
-                # gradient rather than reading a history-sized gradient that is zero elsewhere
-                g = last + T.zeros_like(inits[j])
-            g = T.cast(g, inits[j].dtype) if g.dtype != inits[j].dtype else g
-            if op.stacked[j] and last is None:
-                g_stacked[j] = g
-            else:
-                g_final[j] = g
-    g_outs = [None] * M
-    for m in range(M):
-        g = output_grads[R + m]
-        if _is_float(stacked_outs[m]) and g is not None and not _is_zero(g):
-            dtype = stacked_outs[m].dtype
-            g_outs[m] = T.cast(g, dtype) if g.dtype != dtype else g
-
-    # the forward step on fresh placeholders
-    xs = [v.type(v.name) for v in step.inputs[:S]]
-    hs = [v.type(v.name) for v in step.inputs[S:S + R]]
-    ws = [v.type(v.name) for v in step.inputs[S + R:]]
-    forward = clone_replace(list(step.outputs), dict(zip(step.inputs, xs + hs + ws)))
-    reached = {id(v) for v in graph_inputs(forward)}
-
-    def wanted(outer, placeholder):
-        return (_is_float(outer) and not isinstance(outer, Constant)
-                and id(placeholder) in reached)
-
-    want_x = [k for k in range(S) if wanted(seqs[k], xs[k])]
-    want_w = [k for k in range(len(nonseqs)) if wanted(nonseqs[k], ws[k])]
-    carried = [j for j in range(R) if _is_float(inits[j])
-               and (id(hs[j]) in reached or g_final[j] is not None)]
-    seeded = any(g is not None for g in g_stacked + g_final + g_outs)
-    if not seeded:
-        result = [None] * len(inputs)
-        for k in want_x:
-            result[1 + k] = T.zeros_like(seqs[k])
-        for j in carried:
-            result[1 + S + j] = T.zeros_like(inits[j]) if id(hs[j]) in reached else None
-        for k in want_w:
-            result[1 + S + R + k] = T.zeros_like(nonseqs[k])
-        return result
-
-    # placeholders of the backward step
-    stored_h = [TensorType(h.dtype, h.type.shape[1:])(f"{h.name or 'h'}_next") for h in histories]
-    stored_y = [TensorType(y.dtype, y.type.shape[1:])() for y in stacked_outs]
-    gh = {j: TensorType(g_stacked[j].dtype, g_stacked[j].type.shape[1:])("g_state")
-          for j in range(R) if g_stacked[j] is not None}
-    gy = {m: TensorType(g_outs[m].dtype, g_outs[m].type.shape[1:])("g_out")
-          for m in range(M) if g_outs[m] is not None}
-    carries = {j: hs[j].type("adjoint") for j in carried}
-    sums = {k: ws[k].type("grad_sum") for k in want_w}
-
-    seeds: dict = {}
-
-    def seed(var, g):
-        seeds[var] = seeds[var] + g if var in seeds else g
-
-    for j in range(R):
-        total = carries.get(j)
-        if j in gh:
-            total = gh[j] if total is None else total + gh[j]
-        if total is not None and _is_float(forward[j]):
-            seed(forward[j], total)
-    for m, g in gy.items():
-        seed(forward[R + m], g)
-    wrt = [xs[k] for k in want_x] + [hs[j] for j in carried] + [ws[k] for k in want_w]
-    grads = grad(None, wrt, known_grads=seeds, disconnected_inputs="ignore") if wrt else []
-    dx = grads[:len(want_x)]
-    dh = grads[len(want_x):len(want_x) + len(carried)]
-    dw = grads[len(want_x) + len(carried):]
-    new_carries = [T.cast(g, inits[j].dtype) if g.dtype != inits[j].dtype else g
-                   for j, g in zip(carried, dh)]
-    new_sums = [sums[k] + g for k, g in zip(want_w, dw)]
-
-    placeholders = (xs + hs + ws + stored_h + stored_y + list(gh.values()) + list(gy.values())
-                    + list(carries.values()) + list(sums.values()))
-    stored = [(forward[j], stored_h[j]) for j in range(R)]
-    stored += [(forward[R + m], stored_y[m]) for m in range(M)]
-    backward = _reuse_forward(placeholders, new_carries + new_sums + dx, stored)
-    used = {id(v) for v in graph_inputs(backward)}
-
-    # the backward scan's sequences: only what its step reads
-    sequences, names = [], []
-
-    def add_sequence(value, placeholder, label):
-        if id(placeholder) in used:
-            sequences.append((value, placeholder))
-            names.append(label)
-
-    for k in range(S):
-        add_sequence(seqs[k], xs[k], op._seq_label(k))
-    for j in range(R):
-        if id(hs[j]) in used:
-            # the state before each step: the initial state, then the history of the steps
-            # before (which, in a reverse scan, are the steps of higher index)
-            first = T.expand_dims(inits[j], 0)
-            if op.reverse:
-                before = T.concatenate([histories[j][1:], first])
-            else:
-                before = T.concatenate([first, histories[j][:-1]])
-            add_sequence(before, hs[j], f"states {j} before each step")
-        add_sequence(histories[j], stored_h[j], f"history of state {j}")
-    for m in range(M):
-        add_sequence(stacked_outs[m], stored_y[m], f"output {m}")
-    for j, placeholder in gh.items():
-        add_sequence(g_stacked[j], placeholder, f"gradient of state {j}")
-    for m, placeholder in gy.items():
-        add_sequence(g_outs[m], placeholder, f"gradient of output {m}")
-    states = [(g_final[j] if g_final[j] is not None else T.zeros_like(inits[j]), carries[j])
-              for j in carried]
-    states += [(T.zeros_like(nonseqs[k]), sums[k]) for k in want_w]
-    nonseq_pairs = [(nonseqs[k], ws[k]) for k in range(len(nonseqs)) if id(ws[k]) in used]
-    n_states = len(carried) + len(want_w)
-    outs = _build_scan(n_steps, sequences, states, nonseq_pairs, backward[:n_states],
-                       backward[n_states:], stacked=(False,) * n_states,
-                       reverse=not op.reverse, seq_names=names)
-
-    result = [None] * len(inputs)
-    for j, g in zip(carried, outs[:len(carried)]):
-        if id(hs[j]) in reached:
-            result[1 + S + j] = g
-    for k, g in zip(want_w, outs[len(carried):n_states]):
-        result[1 + S + R + k] = g
-    for k, g in zip(want_x, outs[n_states:]):
-        if not _length_of(n_steps, seqs[k]):
-            # steps past n_steps did not run: their elements get zeros
-            g = T.concatenate([g, T.zeros_like(seqs[k][n_steps:])])
-        result[1 + k] = g
-    return result
 
 
 def _step_reads(roots, start: int) -> list[Variable]:
@@ -1040,7 +541,6 @@ def _sequence_slices(entry, go_backwards: bool) -> list[tuple[Variable, str]]:
     As in Theano, ``dict(input=x, taps=[-1, 0])`` gives step t the elements t-1 and t: each
     tap is a slice of ``x`` cut so that all of them have the same length.
     """
-    T = _tensor()
     if isinstance(entry, Mapping):
         unknown = set(entry) - {"input", "taps"}
         if "input" not in entry or unknown:
@@ -1129,13 +629,72 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     >>> f(np.array([1.0, 2.0, 3.0]), 3)
     array([ 1.,  8., 27.])
     """
-    T = _tensor()
-    # sequences (one per tap)
+    seq_values, seq_names = _sequences(sequences, go_backwards)
+    n = _n_steps(seq_values, n_steps)
+    infos = _outputs_info(outputs_info)
+    inits = [v for v in infos or [] if v is not None]
+    step = _call_step(fn, seq_values, seq_names, inits, non_sequences)
+    if infos is None:
+        infos = [None] * len(step.outputs)
+    if len(step.outputs) != len(infos):
+        raise ValueError(f"scan: fn returned {len(step.outputs)} outputs but outputs_info has "
+                         f"{len(infos)} entries")
+    recurrent, others = _recurrent_outputs(step.outputs, infos)
+    updates = _checked_updates(step.update_pairs)
+    defaulted = _add_default_updates(updates, step.outputs, step.start)
+
+    # the step reads placeholders: of the elements, states and updated shared variables, and
+    # of every other value it reads (the non-sequences)
+    roots = recurrent + [e for _, e in updates] + others
+    updated = {id(t): t.type(t.name) for t, _ in updates}
+    free = _non_sequences(roots, step, updated, strict)
+    nonseq_placeholders = [v.type(v.name) for v in free]
+    replace = dict(zip(free, nonseq_placeholders))
+    replace.update((t, updated[id(t)]) for t, _ in updates)
+    roots = clone_replace(roots, replace) if replace else roots
+    n_rec, n_upd = len(recurrent), len(updates)
+
+    results = build_scan(
+        n,
+        list(zip(seq_values, step.seq_placeholders)),
+        list(zip(inits, step.state_placeholders)) + [(t, updated[id(t)]) for t, _ in updates],
+        list(zip(free, nonseq_placeholders)),
+        roots[:n_rec + n_upd],
+        roots[n_rec + n_upd:],
+        stacked=(True,) * n_rec + (False,) * n_upd,
+        seq_names=seq_names,
+    )
+    # back to the order of fn's outputs
+    rec_iter = iter(results[:n_rec])
+    other_iter = iter(results[n_rec + n_upd:])
+    final = [next(other_iter) if init is None else next(rec_iter) for init in infos]
+    if name is not None:
+        for k, out in enumerate(final):
+            out.name = name if len(final) == 1 else f"{name}[{k}]"
+    new_values = OrderedDict(
+        (target, value) for (target, _), value in zip(updates, results[n_rec:n_rec + n_upd]))
+    for target in defaulted:
+        if target.id >= step.start:
+            # a generator state the step made (a random draw): only this loop reads it, so
+            # compiled functions advance it past the loop's draws without explicit updates
+            target.default_update = new_values[target]
+    if len(final) == 1 and not return_list:
+        return final[0], new_values
+    return final, new_values
+
+
+def _sequences(sequences, go_backwards: bool) -> tuple[list[Variable], list[str]]:
+    """The sequences the step reads (one per tap of each entry of ``sequences``) and their
+    labels."""
     slices = []
     for entry in _as_list(sequences):
         slices.extend(_sequence_slices(entry, go_backwards))
-    seq_values = [s for s, _ in slices]
-    seq_names = [label for _, label in slices]
+    return [s for s, _ in slices], [label for _, label in slices]
+
+
+def _n_steps(seq_values: list[Variable], n_steps) -> Variable:
+    """The number of steps: ``n_steps`` checked, or by default the length of the shortest
+    sequence."""
     if n_steps is None:
         if not seq_values:
             raise ValueError("scan: give sequences or n_steps, so the number of steps is known")
@@ -1144,16 +703,21 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         for length in lengths[1:]:
             if length is not n:
                 n = T.minimum(n, length)
-    else:
-        n = T.as_tensor(n_steps)
-        if n.ndim != 0 or np.dtype(n.dtype).kind not in "iu":
-            raise TypeError(f"scan: n_steps must be an integer scalar, got {_label(n)} "
-                            f"({n.type.short()})")
+        return n
+    n = T.as_tensor(n_steps)
+    if n.ndim != 0 or np.dtype(n.dtype).kind not in "iu":
+        raise TypeError(f"scan: n_steps must be an integer scalar, got {_label(n)} "
+                        f"({n.type.short()})")
+    return n
 
-    # outputs_info: which outputs are recurrent, and their initial states
-    given_info = outputs_info is not None
+
+def _outputs_info(outputs_info) -> list | None:
+    """For each output of the step, its initial state if it is fed back, else None; None when
+    ``outputs_info`` is not given (no output is fed back)."""
+    if outputs_info is None:
+        return None
     infos = []
-    for k, info in enumerate(_as_list(outputs_info) if given_info else []):
+    for k, info in enumerate(_as_list(outputs_info)):
         if isinstance(info, Mapping):
             unknown = set(info) - {"initial", "taps"}
             if unknown:
@@ -1170,10 +734,28 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                                  f"scan feeds back the previous step only (taps=[-1])")
             info = initial
         infos.append(None if info is None else T.as_tensor(info))
+    return infos
 
+
+@dataclass
+class _Step:
+    """What calling the step function gave: the placeholders it was called on, the
+    non-sequences passed as they are, ``start`` (the ``Variable.id`` from which variables
+    belong to the step: older ones are values it reads), its outputs and its updates."""
+
+    seq_placeholders: list
+    state_placeholders: list
+    explicit: list
+    start: int
+    outputs: list
+    update_pairs: list
+
+
+def _call_step(fn, seq_values, seq_names, inits, non_sequences) -> _Step:
+    """Call ``fn`` on placeholders of the sequences' elements and of the states ``inits``,
+    then on the non-sequences."""
     seq_placeholders = [TensorType(s.dtype, s.type.shape[1:])(f"{label}[t]")
                         for s, label in zip(seq_values, seq_names)]
-    inits = [v for v in infos if v is not None]
     state_placeholders = [v.type(v.name) for v in inits]
     explicit = [T.as_tensor(v) for v in _as_list(non_sequences)]
     # variables made from here on belong to the step; older ones are values it reads
@@ -1181,13 +763,13 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     result = fn(*seq_placeholders, *state_placeholders, *explicit)
     raw_outputs, update_pairs = _step_results(result)
     outputs = [T.as_tensor(o) for o in raw_outputs]
-    if not given_info:
-        infos = [None] * len(outputs)
-    if len(outputs) != len(infos):
-        raise ValueError(f"scan: fn returned {len(outputs)} outputs but outputs_info has "
-                         f"{len(infos)} entries")
+    return _Step(seq_placeholders, state_placeholders, explicit, start, outputs, update_pairs)
 
-    recurrent, others = [], []  # step outputs, in the order of the Scan's outputs
+
+def _recurrent_outputs(outputs: list[Variable], infos: list) -> tuple[list, list]:
+    """(the outputs fed back, cast to their initial state's dtype; the others), each in the
+    order of the Scan's outputs. Raises if a fed-back output does not fit its initial state."""
+    recurrent, others = [], []
     for k, (out, init) in enumerate(zip(outputs, infos)):
         if init is None:
             others.append(out)
@@ -1207,9 +789,14 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 raise ValueError(f"scan: output {k} has length {b} on axis {axis} but its "
                                  f"initial state has length {a}")
         recurrent.append(out)
+    return recurrent, others
 
-    # shared variables the step updates become states too (their value after the last step
-    # is the update); the default updates of shared variables it reads count (random streams)
+
+def _checked_updates(update_pairs) -> list[tuple[SharedVariable, Variable]]:
+    """The updates the step returned, as (shared variable, expression of its dtype) pairs.
+
+    A shared variable the step updates becomes a state of the loop: its value after the last
+    step is the update."""
     updates: list[tuple[SharedVariable, Variable]] = []
     for target, expr in update_pairs:
         if not isinstance(target, SharedVariable):
@@ -1223,6 +810,13 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         if expr.dtype != target.dtype:
             expr = T.cast(expr, target.dtype)
         updates.append((target, expr))
+    return updates
+
+
+def _add_default_updates(updates: list, outputs: list[Variable], start: int) -> list:
+    """Add to ``updates`` the default updates of the shared variables the step reads (random
+    streams: each step draws anew), and of those the added updates read; returns the shared
+    variables added."""
     defaulted = []
     pending = outputs + [e for _, e in updates]
     while pending:
@@ -1235,169 +829,20 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 defaulted.append(var)
                 added.append(updates[-1][1])
         pending = added
+    return defaulted
 
-    # every other variable the step reads is a non-sequence
-    roots = recurrent + [e for _, e in updates] + others
-    own = {id(v) for v in seq_placeholders + state_placeholders}
-    updated = {id(t): t.type(t.name) for t, _ in updates}
+
+def _non_sequences(roots: list[Variable], step: _Step, updated: dict, strict: bool) -> list:
+    """The values ``roots`` read other than the step's placeholders, the shared variables it
+    updates (``updated``, by id) and constants: the Scan's non-sequences. With ``strict``,
+    each must be among the non-sequences passed to the step function."""
+    own = {id(v) for v in step.seq_placeholders + step.state_placeholders}
     free = []
-    for var in _step_reads(roots, start):
+    for var in _step_reads(roots, step.start):
         if id(var) in own or id(var) in updated or isinstance(var, Constant):
             continue
-        if strict and not any(var is e for e in explicit):
+        if strict and not any(var is e for e in step.explicit):
             raise ValueError(f"scan: fn reads {_label(var)}, which is not among its arguments "
                              f"(strict=True: pass it in non_sequences)")
         free.append(var)
-    nonseq_placeholders = [v.type(v.name) for v in free]
-    replace = dict(zip(free, nonseq_placeholders))
-    replace.update((t, updated[id(t)]) for t, _ in updates)
-    roots = clone_replace(roots, replace) if replace else roots
-    n_rec, n_upd = len(recurrent), len(updates)
-
-    results = _build_scan(
-        n,
-        list(zip(seq_values, seq_placeholders)),
-        list(zip(inits, state_placeholders)) + [(t, updated[id(t)]) for t, _ in updates],
-        list(zip(free, nonseq_placeholders)),
-        roots[:n_rec + n_upd],
-        roots[n_rec + n_upd:],
-        stacked=(True,) * n_rec + (False,) * n_upd,
-        seq_names=seq_names,
-    )
-    # back to the order of fn's outputs
-    rec_iter = iter(results[:n_rec])
-    other_iter = iter(results[n_rec + n_upd:])
-    final = [next(other_iter) if init is None else next(rec_iter) for init in infos]
-    if name is not None:
-        for k, out in enumerate(final):
-            out.name = name if len(final) == 1 else f"{name}[{k}]"
-    new_values = OrderedDict(
-        (target, value) for (target, _), value in zip(updates, results[n_rec:n_rec + n_upd]))
-    for target in defaulted:
-        if target.id >= start:
-            # a generator state the step made (a random draw): only this loop reads it, so
-            # compiled functions advance it past the loop's draws without explicit updates
-            target.default_update = new_values[target]
-    if len(final) == 1 and not return_list:
-        return final[0], new_values
-    return final, new_values
-
-
-# --- rewrites ----------------------------------------------------------------------------------
-
-
-def local_scan_unused_outputs(fgraph, node):
-    """scan -> a scan without the outputs, states and inputs nothing reads.
-
-    Unread outputs are typically the gradients of data sequences; a state whose history
-    nothing reads keeps only its final value."""
-    op = node.op
-    S, R, M = op.n_seqs, op.n_states, op.n_outs
-    step = op.step
-    used = [bool(fgraph.clients.get(out)) for out in node.outputs]
-    need_state = used[:R]
-    need_out = used[R:]
-    while True:
-        roots = [step.outputs[j] for j in range(R) if need_state[j]]
-        roots += [step.outputs[R + m] for m in range(M) if need_out[m]]
-        reads = {id(v) for v in graph_inputs(roots)}
-        grown = [j for j in range(R) if not need_state[j] and id(step.inputs[S + j]) in reads]
-        if not grown:
-            break
-        for j in grown:
-            need_state[j] = True
-    if not any(need_state) and not any(need_out):
-        return None
-    keep_seq = [k for k in range(S) if id(step.inputs[k]) in reads]
-    keep_state = [j for j in range(R) if need_state[j]]
-    keep_out = [m for m in range(M) if need_out[m]]
-    keep_nonseq = [k for k in range(S + R, len(step.inputs)) if id(step.inputs[k]) in reads]
-    stacked = tuple(op.stacked[j] and used[j] for j in keep_state)
-    if (len(keep_seq) == S and len(keep_state) == R and len(keep_out) == M
-            and len(keep_nonseq) == op.n_nonseqs
-            and stacked == tuple(op.stacked)):
-        return None
-    inputs = [step.inputs[k] for k in keep_seq] + [step.inputs[S + j] for j in keep_state]
-    inputs += [step.inputs[k] for k in keep_nonseq]
-    outputs = [step.outputs[j] for j in keep_state] + [step.outputs[R + m] for m in keep_out]
-    new_op = Scan(InnerGraph(inputs, outputs), len(keep_seq), len(keep_state), len(keep_out),
-                  stacked, op.reverse, tuple(op._seq_label(k) for k in keep_seq))
-    outer = [node.inputs[1 + k] for k in keep_seq] + [node.inputs[1 + S + j] for j in keep_state]
-    outer += [node.inputs[1 + k] for k in keep_nonseq]
-    new_outputs = new_op.make_node(node.inputs[0], *outer).outputs
-    replacement = list(node.outputs)  # unread outputs stay as they are (nothing reads them)
-    for position, j in enumerate(keep_state):
-        if used[j]:
-            replacement[j] = new_outputs[position]
-    for position, m in enumerate(keep_out):
-        replacement[R + m] = new_outputs[len(keep_state) + position]
-    return replacement
-
-
-def local_scan_merge_stacking(fgraph, node):
-    """scan -> the history of an equal scan that stacks more states.
-
-    Differentiating a scan that keeps only some states' histories adds the same loop stacking
-    every state (backpropagation reads them all): the forward loop would run, and be
-    compiled, twice. A state this scan keeps only the final value of is the other's history
-    at its last step."""
-    op = node.op
-    if all(op.stacked):
-        return None
-    for client, _ in fgraph.clients.get(node.inputs[0], {}):
-        if (isinstance(client, str) or client is node or not isinstance(client.op, Scan)
-                or len(client.inputs) != len(node.inputs)
-                or any(a is not b for a, b in zip(client.inputs, node.inputs))):
-            continue
-        other = client.op
-        if (dataclasses.replace(other, stacked=op.stacked) != op
-                or not all(b or not a for a, b in zip(op.stacked, other.stacked))):
-            continue
-        last = 0 if op.reverse else -1  # a reverse scan's last step stores at index 0
-        replacement = []
-        for j, out in enumerate(client.outputs):
-            keep_all = j >= op.n_states or op.stacked[j]
-            replacement.append(out if keep_all else out[last])
-        return replacement
-    return None
-
-
-def local_ifelse_unused_outputs(fgraph, node):
-    """ifelse -> an ifelse without the outputs nothing reads.
-
-    The values only those outputs read are dropped from the inputs too."""
-    op = node.op
-    used = [k for k, out in enumerate(node.outputs) if fgraph.clients.get(out)]
-    if not used or len(used) == len(node.outputs):
-        return None
-    values = node.inputs[1:]
-    kept, position, graphs = [], {}, []
-    for graph, positions in ((op.then_graph, op.then_inputs), (op.else_graph, op.else_inputs)):
-        outputs = [graph.outputs[k] for k in used]
-        reads = {id(v) for v in graph_inputs(outputs)}
-        pairs = [(ph, values[k]) for ph, k in zip(graph.inputs, positions) if id(ph) in reads]
-        for _, value in pairs:
-            if id(value) not in position:
-                position[id(value)] = len(kept)
-                kept.append(value)
-        graphs.append((InnerGraph([ph for ph, _ in pairs], outputs),
-                       tuple(position[id(v)] for _, v in pairs)))
-    (then_graph, then_inputs), (else_graph, else_inputs) = graphs
-    new_outputs = IfElse(then_graph, else_graph, then_inputs, else_inputs).make_node(
-        node.inputs[0], *kept).outputs
-    replacement = list(node.outputs)
-    for position_, k in enumerate(used):
-        replacement[k] = new_outputs[position_]
-    return replacement
-
-
-def _register_rewrites() -> None:
-    # registered here, next to the ops they rebuild; they run in the canonicalize pass
-    from symnet.compiler.rewrite.passes import local_rewrite
-
-    local_rewrite("canonicalize", tracks=[Scan])(local_scan_unused_outputs)
-    local_rewrite("canonicalize", tracks=[Scan])(local_scan_merge_stacking)
-    local_rewrite("canonicalize", tracks=[IfElse])(local_ifelse_unused_outputs)
-
-
-_register_rewrites()
+    return free

@@ -21,6 +21,7 @@ from numba.core import types
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
+from symnet.compiler import inner
 from symnet.compiler.allocator import tune_malloc
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.callpath import Runner
@@ -87,13 +88,28 @@ class _Module:
 _module: ContextVar[_Module | None] = ContextVar("symnet_numba_module", default=None)
 
 
+def _code(op):
+    """What gives ``op``'s code (``numba_lines``, ``numba_data``, ...): the op itself, or for an
+    op holding inner graphs (scan, ifelse) its rendering by :mod:`symnet.compiler.inner`, which
+    renders the inner graphs with :func:`render_inner`."""
+    if op.inner_graphs():
+        return inner.numba_rendering(op, render_inner)
+    return op
+
+
+def node_data(node) -> list:
+    """The values ``node``'s code reads at run time, passed as kernel arguments
+    (``numba_data``)."""
+    return _code(node.op).numba_data(node)
+
+
 def _function_text(node, n_inputs: int, n_data: int) -> tuple[str, int]:
     """``node``'s code as the parameters and body of a function of the module (inputs ``i<k>``,
     data ``d<k>``, returning the outputs as a tuple), and its number of lines. An op that
     splits its code into ``numba_checks`` (checks of its inputs, which may name them) and
     ``numba_body`` leaves the checks out: they run in the caller, so equal nodes reading
     differently named values share one function."""
-    op = node.op
+    op = _code(node.op)
     params = [f"i{k}" for k in range(n_inputs)]
     data_params = [f"d{k}" for k in range(n_data)]
     results = [f"o{j}" for j in range(len(node.outputs))]
@@ -118,17 +134,17 @@ def _emit(node, in_names: list[str], outs: list[str], data_names: list[str]) -> 
     """
     module = _module.get()
     if module is None:
-        return node.op.numba_lines(node, in_names, outs, data_names)
+        return _code(node.op).numba_lines(node, in_names, outs, data_names)
     text, size = module.text_of(node, len(in_names), len(data_names))
     repeated = text in module.repeated
     if (size < FUNCTION_LINES and not (repeated and size >= SHARED_LINES)) or (
             module.calls_functions(text) and not repeated):
-        return node.op.numba_lines(node, in_names, outs, data_names)
+        return _code(node.op).numba_lines(node, in_names, outs, data_names)
     name = module.functions.get(text)
     if name is None:
         name = f"{type(node.op).__name__.lower()}_{len(module.functions)}"
         module.functions[text] = name
-    checks = node.op.numba_checks(node, in_names)
+    checks = _code(node.op).numba_checks(node, in_names)
     call = f"{''.join(out + ', ' for out in outs)}= {name}({', '.join(in_names + data_names)})"
     return [*checks, call]
 
@@ -179,7 +195,7 @@ def _generate(fgraph: FunctionGraph, module: _Module) -> tuple[str, list]:
                 raise ValueError(f"numba backend: {var!r} is not an input of the graph")
         return names[key]
 
-    datas = [node.op.numba_data(node) for node in order]
+    datas = [node_data(node) for node in order]
     # which node texts occur more than once (see _emit)
     seen: set[str] = set()
     for node, data in zip(order, datas):
@@ -229,7 +245,8 @@ def render_inner(fgraph, input_names: list[str], prefix: str) -> tuple[list[str]
     starts with ``prefix``. Returns ``(lines, output_names, data)``: ``data`` lists the
     ``(name, value)`` pairs the lines read but do not assign (the inner graph's constants and
     the arrays its ops ask for through ``numba_data``). The module holds no data, so the op
-    returns those values from its own ``numba_data`` and binds each name to its argument.
+    holding the inner graph returns those values from its ``numba_data`` and binds each name
+    to its argument (:mod:`symnet.compiler.inner`).
     """
     names: dict[int, str] = {id(v): n for v, n in zip(fgraph.inputs, input_names)}
     data: list = []
@@ -246,14 +263,13 @@ def render_inner(fgraph, input_names: list[str], prefix: str) -> tuple[list[str]
         return names[key]
 
     for n, node in enumerate(fgraph.toposort()):
-        op = node.op
         outs = [f"{prefix}t{n}_{j}" if len(node.outputs) > 1 else f"{prefix}t{n}"
                 for j in range(len(node.outputs))]
         in_names = [name_of(inp) for inp in node.inputs]
         lines.append(f"# {', '.join(outs)} = {_comment(node)}")
-        node_data = op.numba_data(node)
-        data_names = [f"{prefix}d{n}_{j}" for j in range(len(node_data))]
-        data.extend(zip(data_names, node_data))
+        values = node_data(node)
+        data_names = [f"{prefix}d{n}_{j}" for j in range(len(values))]
+        data.extend(zip(data_names, values))
         lines.extend(_emit(node, in_names, outs, data_names))
         for out, var in zip(outs, node.outputs):
             names[id(var)] = out

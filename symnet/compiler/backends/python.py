@@ -1,10 +1,13 @@
 """Backend "python": the reference interpreter. It runs each node's ``Op.perform`` in
-topological order; every numba result is tested against it."""
+topological order; every numba result is tested against it. An op holding inner graphs (scan,
+ifelse) runs them compiled by this backend too (:func:`symnet.compiler.inner.python_runner`),
+rewritten like the graph holding it."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from symnet.compiler import inner
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.graph import Constant
 from symnet.printing import pp
@@ -62,17 +65,18 @@ def compile_python(fgraph: FunctionGraph, nan_guard: bool = False):
         if isinstance(out, Constant):
             constants[id(out)] = out.data
     input_ids = [id(v) for v in inputs]
-    steps = [(node, [id(i) for i in node.inputs], [id(o) for o in node.outputs]) for node in order]
+    steps = [(node, _perform(node), [id(i) for i in node.inputs], [id(o) for o in node.outputs])
+             for node in order]
     output_ids = [id(o) for o in outputs]
 
     def run(values):
         storage = dict(constants)
         for key, value in zip(input_ids, values):
             storage[key] = value
-        for node, in_ids, out_ids in steps:
+        for node, perform, in_ids, out_ids in steps:
             args = [storage[i] for i in in_ids]
             try:
-                results = node.op.perform(args)
+                results = perform(args)
             except Exception as exc:  # name the failing node for the user
                 if getattr(exc, "symnet_node", None) is not None:
                     raise
@@ -87,3 +91,11 @@ def compile_python(fgraph: FunctionGraph, nan_guard: bool = False):
         return [storage[i] for i in output_ids]
 
     return run
+
+
+def _perform(node):
+    """What computes ``node`` from its input values: its op's ``perform``, or for an op
+    holding inner graphs the op run on programs of them compiled by this backend."""
+    if inner.has_inner_graphs(node.op):
+        return inner.python_runner(node.op, compile_python).perform
+    return node.op.perform

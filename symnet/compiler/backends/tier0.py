@@ -13,7 +13,8 @@ the graph, so that another graph, or another process, finds it already compiled:
   function of its inputs), keyed by that text: a matrix product, a sum over an axis, a
   reshape compile once per machine and dtype, whatever graph they come from;
 - a scan runs its loop in Python over tier-0 programs of its hoisted part and its step (the
-  inner graphs the kernel renders), an ifelse the tier-0 program of the chosen branch.
+  inner graphs the kernel renders), an ifelse the tier-0 program of the chosen branch
+  (:func:`symnet.compiler.inner.tier0_runner`).
 
 Bit for bit: each step computes in its own dtype in both tiers (fused loops cast every step's
 value to its dtype, see ``elemwise._step_expr``), elementwise values do not depend on the
@@ -32,7 +33,8 @@ import threading
 
 import numpy as np
 
-from symnet.compiler.backends.numba import _families, _function_text
+from symnet.compiler import inner
+from symnet.compiler.backends.numba import _families, _function_text, node_data
 from symnet.compiler.cache import load_kernel
 from symnet.compiler.callpath import Runner
 from symnet.compiler.rewrite.inplace import late_node
@@ -46,59 +48,6 @@ _DECORATOR = ('@numba.njit(cache=True, nogil=True, error_model="numpy", '
 
 _functions: dict[str, object] = {}  # function text -> dispatcher, for this process
 _lock = threading.Lock()
-
-
-class _ScanLoop:
-    """A scan on tier 0: ``Scan.run_loop`` stepping with tier-0 programs of the inner graphs
-    the kernel renders (``InnerGraph.loop_plan``): the hoisted part once, before the first
-    step, then the step's body, so every value is computed by the same code as in the
-    kernel."""
-
-    def __init__(self, op):
-        self.op = op
-        hoisted, body = op.step.loop_plan(op.n_seqs + op.n_states)
-        self.hoisted = Tier0Program(hoisted)
-        self.body = Tier0Program(body)
-
-    def programs(self) -> list:
-        return [self.hoisted, self.body]
-
-    def __call__(self, *inputs):
-        nonseqs = list(inputs[1 + self.op.n_seqs + self.op.n_states:])
-        hoisted = None
-
-        def step(values):
-            nonlocal hoisted
-            if hoisted is None:  # after the loop's checks, as in the kernel
-                # the loop reads hoisted values every step: views made contiguous once
-                hoisted = [np.ascontiguousarray(v) if v.ndim > 0 else v
-                           for v in self.hoisted(nonseqs)]
-            return self.body(values + hoisted)
-
-        return self.op.run_loop(inputs, step)
-
-
-class _Branches:
-    """An ifelse on tier 0: the chosen branch's tier-0 program (of the graph the kernel
-    renders), its outputs copied where they may be an input, as in ``IfElse.numba_lines``."""
-
-    def __init__(self, op):
-        from symnet.ops.control import _may_alias_input
-
-        self.branches = []
-        for graph, positions in ((op.then_graph, op.then_inputs),
-                                 (op.else_graph, op.else_inputs)):
-            fgraph = graph.numba_fgraph()
-            copies = [_may_alias_input(v) for v in fgraph.outputs]
-            self.branches.append((Tier0Program(fgraph), positions, copies))
-
-    def programs(self) -> list:
-        return [program for program, _, _ in self.branches]
-
-    def __call__(self, condition, *values):
-        program, positions, copies = self.branches[0 if condition[()] else 1]
-        results = program([values[k] for k in positions])
-        return tuple(np.copy(r) if copy else r for r, copy in zip(results, copies))
 
 
 def _module_source(text: str) -> str:
@@ -219,7 +168,7 @@ class Tier0Program:
     def _call(self, function, in_slots, out_slots) -> None:
         self.steps.append((function, tuple(in_slots), tuple(out_slots)))
         self.functions.add(function)
-        if isinstance(function, (_ScanLoop, _Branches)):
+        if isinstance(function, (inner.ScanLoop, inner.Branches)):
             for program in function.programs():
                 self.uncompiled |= program.uncompiled
 
@@ -229,14 +178,9 @@ class Tier0Program:
         return node_function(text)
 
     def _add_node(self, node, in_slots, out_slots) -> None:
-        from symnet.ops.control import IfElse, Scan
-
         op = node.op
-        if isinstance(op, Scan):
-            self._call(_ScanLoop(op), in_slots, out_slots)
-            return
-        if isinstance(op, IfElse):
-            self._call(_Branches(op), in_slots, out_slots)
+        if inner.has_inner_graphs(op):
+            self._call(inner.tier0_runner(op, Tier0Program), in_slots, out_slots)
             return
         if isinstance(op, Elemwise):
             step = (op.rule, tuple(("in", k) for k in range(len(node.inputs))),
@@ -245,7 +189,7 @@ class Tier0Program:
         if isinstance(op, FusedElemwise) and elemvm.eligible(op, node) is None:
             self._add_fused(op, node, in_slots, out_slots)
             return
-        data = op.numba_data(node)
+        data = node_data(node)
         text, _ = _function_text(node, len(node.inputs), len(data))
         data_slots = [self._constant(value) for value in data]
         self._call(self._node(text), list(in_slots) + data_slots, out_slots)

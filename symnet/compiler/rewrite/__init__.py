@@ -9,12 +9,12 @@ from symnet.compiler.rewrite.passes import (  # noqa: F401
     rewrite_fgraph,
     rewrite_graph,
 )
-from symnet.compiler.rewrite import (  # noqa: F401 - each registers its rewrites
-    canonicalize,
-    constant_fold,
-    cse,
-    fuse,
-    inplace,
-    specialize,
-    stabilize,
-)
+# each registers its rewrites; within a pass they run in the order registered
+from symnet.compiler.rewrite import canonicalize  # noqa: F401, I001
+from symnet.compiler.rewrite import control  # noqa: F401 - canonicalize for scan and ifelse
+from symnet.compiler.rewrite import constant_fold  # noqa: F401
+from symnet.compiler.rewrite import cse  # noqa: F401
+from symnet.compiler.rewrite import stabilize  # noqa: F401
+from symnet.compiler.rewrite import specialize  # noqa: F401
+from symnet.compiler.rewrite import fuse  # noqa: F401
+from symnet.compiler.rewrite import inplace  # noqa: F401
