@@ -23,13 +23,13 @@ import subprocess
 import sys
 import threading
 
+from symnet.runtime.cache_root import cache_root
+
 _started = False
 _lock = threading.Lock()
 
 
 def _paths() -> tuple[str, str]:
-    from symnet.compiler.cache import cache_root
-
     root = cache_root()
     return os.path.join(root, "warmup.done"), os.path.join(root, "warmup.lock")
 

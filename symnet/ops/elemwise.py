@@ -17,7 +17,7 @@ import numba.extending
 import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
-from symnet.ops.kernel import kernel, tolerate_broken_cache
+from symnet.runtime.kernel import kernel, tolerate_broken_cache
 
 # --- dtype rules -------------------------------------------------------------------------------
 
@@ -579,7 +579,7 @@ class FusedElemwise(Op):
     def numba_data(self, node) -> list:
         """Values the kernel receives as arguments: the VM program of a very large group, or
         else the hoisted float constants (:meth:`hoisted_constants`) as scalars."""
-        from symnet.ops import elemvm
+        from symnet.runtime import elemvm
 
         register = elemvm.eligible(self, node)
         if register is None:
@@ -663,7 +663,7 @@ def _loop_shape_lines(names, ndim: int, uid: str) -> tuple[list[str], list[str]]
 
 @functools.lru_cache(maxsize=256)
 def _vm_program(fused: FusedElemwise, register: str):
-    from symnet.ops import elemvm
+    from symnet.runtime import elemvm
 
     return elemvm.assemble(fused, register)
 
@@ -677,7 +677,7 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     ndim = node.outputs[0].ndim
     lines = []
     uid = outs[0]
-    from symnet.ops import elemvm
+    from symnet.runtime import elemvm
 
     register = elemvm.eligible(fused, node) if data_names else None
     if register is not None:

@@ -2,7 +2,7 @@
 (``np.matmul`` over broadcast batch axes) and :class:`TensorDot`, with the user functions
 ``dot``, ``matmul``, ``outer`` and ``tensordot`` composed from them.
 
-Float matrix products go to BLAS through :mod:`symnet.ops.blas` (transposed operands by
+Float matrix products go to BLAS through :mod:`symnet.runtime.blas` (transposed operands by
 flag, not copied), vector products through Numba's ``np.dot`` on contiguous arrays;
 integer (and boolean) products use a plain loop, since BLAS has no integer kernels. Every
 helper checks shapes before it computes.
@@ -16,8 +16,8 @@ import numba
 import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable, normalize_dtype
-from symnet.ops import blas
-from symnet.ops.kernel import kernel
+from symnet.runtime import blas
+from symnet.runtime.kernel import kernel
 
 
 def _as_tensor(x):
@@ -96,7 +96,7 @@ def dot_float(a, b):
 
 def float_product(a, b):
     """np.dot of float operands of one dtype, shapes checked by the caller. In compiled code,
-    matrix products go to :func:`symnet.ops.blas.gemm`, the rest to Numba's np.dot."""
+    matrix products go to :func:`symnet.runtime.blas.gemm`, the rest to Numba's np.dot."""
     return np.dot(a, b)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable
 from symnet.ops.elemwise import numpy_result_dtype
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.tensor import relu, sigmoid, softplus  # T.nnet re-exports them
 
 __all__ = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnet.graph import Apply, Op, SharedVariable, TensorType
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 _U64 = np.uint64
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable
 from symnet.ops.elemwise import scalar_literal
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 
 def _as_tensor(x):

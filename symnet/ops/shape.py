@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, normalize_dtype
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 
 def _as_tensor(x):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnet.graph import Apply, Constant, Op, TensorType, Variable
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 SYMBOLIC = "?"
 NEWAXIS = "newaxis"

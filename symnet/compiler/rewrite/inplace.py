@@ -53,7 +53,7 @@ def _static(shape) -> bool:
 
 
 def _vm_loop(node) -> bool:
-    from symnet.ops import elemvm
+    from symnet.runtime import elemvm
 
     return elemvm.eligible(node.op, node) is not None
 

@@ -13,6 +13,8 @@ import os
 import numba
 from numba.core import caching
 
+from symnet.runtime.cache_root import cache_root
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -20,8 +22,6 @@ class _VersionedLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLoc
     """Numba cache locator for symnet's own modules: one directory per symnet version."""
 
     def __init__(self, py_func, py_file):
-        from symnet.compiler.cache import cache_root
-
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
         relative = os.path.relpath(os.path.dirname(os.path.abspath(py_file)), _PACKAGE)

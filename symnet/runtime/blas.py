@@ -21,7 +21,7 @@ import os
 import numpy as np
 from numba import types
 
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 #: the CBLAS symbols of NumPy's bundled OpenBLAS, newest naming first (64-bit integers)
 _SYMBOLS = ("scipy_cblas_{}64_", "cblas_{}64_")
