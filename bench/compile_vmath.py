@@ -1,6 +1,6 @@
 """Benchmark: compile time of fused loops over composed vector-math functions (issue 13, item 3).
 
-For every composition of the unary functions that fused loops compute with ``symnet.ops.vmath``
+For every composition of the unary functions that fused loops compute with ``symnet.runtime.vmath``
 (exp, expm1, log, log1p, tanh, sigmoid, softplus), of depth 2 and 3 by default::
 
     f(g(x0)) + x1        f(g(h(x0))) + x1        (x0, x1 float64 matrices)
@@ -21,7 +21,7 @@ kernel is really compiled. The library helpers the kernels inline (the vmath fun
 compiled first and reported on their own line, so that the first row is not charged for them.
 ``--timeout S`` ends the process (faulthandler prints the stacks, exit status 1) when one
 compile takes longer than S seconds; the composition is printed before its compile starts.
-``--json`` prints one JSON object per row instead of the table (tests/ops/test_vmath.py runs it
+``--json`` prints one JSON object per row instead of the table (tests/runtime/test_vmath.py runs it
 that way). Run:
 
     python bench/compile_vmath.py [--depth 2 3] [--check] [--timeout 120] [--only f,g ...]
@@ -88,7 +88,7 @@ def label(combo) -> str:
 
 def warm_helpers() -> float:
     """Compile the vmath helpers (float64) and return the seconds it took."""
-    from symnet.ops import vmath
+    from symnet.runtime import vmath
 
     start = time.perf_counter()
     for name in FUNCTIONS:

@@ -15,7 +15,7 @@ intel-cmplr-lib-rt wheel's ``libsvml.so`` on LD_LIBRARY_PATH, ``numba -s`` repor
 Library Loaded: True" but still "SVML Operational: False", so Numba keeps calling scalar libm.
 The header line prints the state of the running process.
 
-symnet tunes glibc's allocator when it builds its first kernel (``symnet/compiler/allocator.py``:
+symnet tunes glibc's allocator when it builds its first kernel (``symnet/runtime/allocator.py``:
 large blocks come from the heap, so a fresh 80 MB output reuses the pages of the previous one
 instead of faulting them in). Every row runs after that, NumPy eager included: measured on
 2026-11-23, NumPy eager took 92 ms in a process with glibc's defaults and 56 ms here, and
@@ -38,7 +38,7 @@ import numpy as np
 
 import symnet as sn
 import symnet.tensor as T
-from symnet.ops import vmath
+from symnet.runtime import vmath
 
 CHUNK = 16384  # 128 KiB of float64 per buffer: three buffers stay in L2
 THREADS = 2

@@ -274,7 +274,7 @@ def fresh_root() -> str:
 
 def cache_versions(root: str) -> set[str]:
     """The versioned directories of the kernel cache under ``root``: one per hash of symnet's
-    sources (see ``symnet.compiler.cache.version_key``)."""
+    sources (see ``symnet.runtime.cache_root.version_key``)."""
     path = os.path.join(root, "kernels")
     return set(os.listdir(path)) if os.path.isdir(path) else set()
 

@@ -1,8 +1,9 @@
 """The on-disk kernel cache: generated modules stored under a hash of their source.
 
-Layout: ``<cache_dir>/<version key>/k_<source hash>.py``. The version key hashes the symnet
-source files, numba's and numpy's versions and Numba's optimisation level, so an edit to any
-helper, an upgrade or another ``NUMBA_OPT`` never reuses an old kernel. Numba's own
+Layout: ``<cache_dir>/<version key>/k_<source hash>.py``, the root of one version being
+:func:`symnet.runtime.cache_root.cache_root` (the version key hashes the symnet source files,
+numba's and numpy's versions and Numba's optimisation level, so an edit to any helper, an
+upgrade or another ``NUMBA_OPT`` never reuses an old kernel). Numba's own
 ``cache=True`` stores machine code next to each module in ``__pycache__``, which is what lets a
 second process skip compilation. Writes go to a temporary file renamed into place (atomic, no
 locks); an entry whose text differs from the expected source (truncated, garbage) is
@@ -20,44 +21,12 @@ import tempfile
 import threading
 
 from symnet.config import config
-from symnet.ops.kernel import tolerate_broken_cache
+from symnet.runtime.cache_root import cache_root, version_key
+from symnet.runtime.kernel import tolerate_broken_cache
 
-_version_key: str | None = None
 _loaded: dict[tuple, object] = {}  # (version key, source hash) -> kernel, for this process
 _lock = threading.Lock()
 stats = {"hits_memory": 0, "hits_disk": 0, "writes": 0}
-
-
-def version_key() -> str:
-    """Hash of symnet's own sources, the numba and numpy versions and Numba's optimisation
-    level (machine code built at ``NUMBA_OPT=1``, as the test suite's subprocesses do, is never
-    loaded by a process running at the default level 3: Numba's own cache index does not
-    record the level)."""
-    global _version_key
-    if _version_key is None:
-        import numba
-        import numpy
-
-        h = hashlib.sha256()
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    path = os.path.join(dirpath, name)
-                    h.update(os.path.relpath(path, root).encode())
-                    with open(path, "rb") as f:
-                        h.update(f.read())
-        h.update(numba.__version__.encode())
-        h.update(str(numba.core.config.OPT).encode())
-        h.update(numpy.__version__.encode())
-        h.update(sys.version.encode())
-        _version_key = h.hexdigest()[:16]
-    return _version_key
-
-
-def cache_root() -> str:
-    return os.path.join(config.cache_dir, version_key())
 
 
 def _write_atomic(path: str, text: str) -> None:

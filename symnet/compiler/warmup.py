@@ -25,7 +25,7 @@ import sys
 import threading
 
 from symnet.compiler.background import worker_environment
-from symnet.compiler.cache import cache_root
+from symnet.runtime.cache_root import cache_root
 
 _started = False
 _lock = threading.Lock()

@@ -28,7 +28,7 @@ import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable
 from symnet.ops.elemwise import _short_pp
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 __all__ = [
     "conv2d",

@@ -19,7 +19,8 @@ import numpy as np
 from symnet.graph import (Apply, Constant, Op, TensorType, Variable, as_tensor, constant,
                           normalize_dtype)
 from symnet.graph import tensor_functions as T
-from symnet.ops.kernel import kernel, tolerate_broken_cache
+from symnet.runtime import elemvm
+from symnet.runtime.kernel import kernel, tolerate_broken_cache
 
 # --- dtype rules -------------------------------------------------------------------------------
 
@@ -571,8 +572,6 @@ class FusedElemwise(Op):
     def numba_data(self, node) -> list:
         """Values the kernel receives as arguments: the VM program of a very large group, or
         else the hoisted float constants (:meth:`hoisted_constants`) as scalars."""
-        from symnet.ops import elemvm
-
         register = elemvm.eligible(self, node)
         if register is None:
             return [np.dtype(dtype).type(value) for value, dtype in self.hoisted_constants()]
@@ -655,8 +654,6 @@ def _loop_shape_lines(names, ndim: int, uid: str) -> tuple[list[str], list[str]]
 
 @functools.lru_cache(maxsize=256)
 def _vm_program(fused: FusedElemwise, register: str):
-    from symnet.ops import elemvm
-
     return elemvm.assemble(fused, register)
 
 
@@ -669,8 +666,6 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     ndim = node.outputs[0].ndim
     lines = []
     uid = outs[0]
-    from symnet.ops import elemvm
-
     register = elemvm.eligible(fused, node) if data_names else None
     if register is not None:
         shape_lines, dims = _loop_shape_lines(names, ndim, uid)

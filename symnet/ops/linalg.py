@@ -2,7 +2,7 @@
 (``np.matmul`` over broadcast batch axes) and :class:`TensorDot`, with the user functions
 ``dot``, ``matmul``, ``outer`` and ``tensordot`` composed from them.
 
-Float matrix products go to BLAS through :mod:`symnet.ops.blas` (transposed operands by
+Float matrix products go to BLAS through :mod:`symnet.runtime.blas` (transposed operands by
 flag, not copied), vector products through Numba's ``np.dot`` on contiguous arrays;
 integer (and boolean) products use a plain loop, since BLAS has no integer kernels. Every
 helper checks shapes before it computes.
@@ -17,9 +17,9 @@ import numpy as np
 
 from symnet.graph import Apply, Op, TensorType, Variable, as_tensor, normalize_dtype
 from symnet.graph import tensor_functions
-from symnet.ops import blas
+from symnet.runtime import blas
 from symnet.ops.elemwise import _short_pp, broadcast_static_shapes, mul
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.ops.shape import dimshuffle, flatten, transpose
 
 
@@ -82,7 +82,7 @@ def dot_float(a, b):
 
 def float_product(a, b):
     """np.dot of float operands of one dtype, shapes checked by the caller. In compiled code,
-    matrix products go to :func:`symnet.ops.blas.gemm`, the rest to Numba's np.dot."""
+    matrix products go to :func:`symnet.runtime.blas.gemm`, the rest to Numba's np.dot."""
     return np.dot(a, b)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, as_tensor
 from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import numpy_result_dtype
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.ops.math import relu, sigmoid, softplus  # noqa: F401 - T.nnet re-exports them
 
 __all__ = [

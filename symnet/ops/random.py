@@ -17,7 +17,7 @@ import numpy as np
 from symnet.config import config
 from symnet.graph import Apply, Op, SharedVariable, TensorType, as_tensor, normalize_dtype
 from symnet.graph import tensor_functions as T
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.ops.shape import _static_vector, as_shape_vector
 
 _U64 = np.uint64

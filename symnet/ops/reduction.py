@@ -18,7 +18,7 @@ import numpy as np
 from symnet.graph import Apply, Op, TensorType, Variable, as_tensor
 from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import scalar_literal
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 
 # --- axes and dtypes ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from symnet.graph import (Apply, Constant, Op, TensorType, Variable, as_tensor, 
                           normalize_dtype)
 from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import Elemwise
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.ops.reduction import normalize_axis
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from symnet.graph import Apply, Constant, Op, TensorType, Variable, as_tensor, constant
 from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import broadcast_static_shapes
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 from symnet.ops.shape import Shape, shape_i
 
 SYMBOLIC = "?"

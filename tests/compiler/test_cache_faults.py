@@ -25,6 +25,7 @@ import pytest
 import symnet as sn
 import symnet.tensor as T
 from symnet.compiler import cache
+from symnet.runtime import cache_root
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,8 @@ SCRIPT = textwrap.dedent(
     import hashlib, json, os, sys, time
     import numpy as np
     from symnet.compiler import cache
-    cache._version_key = os.environ.get("TEST_VERSION_KEY", "faults")
+    from symnet.runtime import cache_root
+    cache_root._version_key = os.environ.get("TEST_VERSION_KEY", "faults")
     import symnet as sn, symnet.tensor as T
     sn.config.set(compile="wait")  # the whole-graph kernel's cache is what these tests damage
     start = float(os.environ.get("TEST_START_AT", "0"))
@@ -246,12 +248,12 @@ def test_changed_version_key_never_reuses_an_old_kernel(tmp_path):
 def test_version_key_change_in_process(tmp_path, monkeypatch):
     """Monkeypatched in this process: a new key means a new directory and a new kernel."""
     monkeypatch.setattr(cache, "_loaded", {})
-    monkeypatch.setattr(cache, "_version_key", "first")
+    monkeypatch.setattr(cache_root, "_version_key", "first")
     x = T.dvector("x")
     v = np.linspace(-1, 1, 5)
     with sn.config.override(cache_dir=str(tmp_path), compile="wait"):
         f1 = sn.function([x], T.sinh(x) * 3.25)
-        monkeypatch.setattr(cache, "_version_key", "second")
+        monkeypatch.setattr(cache_root, "_version_key", "second")
         f2 = sn.function([x], T.sinh(x) * 3.25)
     assert f1.kernel.dispatcher is not f2.kernel.dispatcher
     np.testing.assert_array_equal(f1(v), f2(v))
@@ -261,7 +263,7 @@ def test_version_key_change_in_process(tmp_path, monkeypatch):
 
 def test_numba_optimisation_level_is_part_of_the_version_key():
     """Machine code built at NUMBA_OPT=1 (the test suite's level) is never loaded at level 3."""
-    code = "from symnet.compiler import cache; print(cache.version_key())"
+    code = "from symnet.runtime import cache_root; print(cache_root.version_key())"
     keys = {}
     for level in ("1", "3"):
         env = dict(os.environ, NUMBA_OPT=level)
@@ -273,4 +275,4 @@ def test_numba_optimisation_level_is_part_of_the_version_key():
 
     level = str(int(numba.core.config.OPT))
     if level in keys:
-        assert cache.version_key() == keys[level]
+        assert cache_root.version_key() == keys[level]

@@ -33,7 +33,7 @@ from symnet.compiler.backends.python import compile_python
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.passes import GLOBAL_PASSES, rewrite_fgraph
 from symnet.graph import toposort
-from symnet.ops import elemvm
+from symnet.runtime import elemvm
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from symnet.compiler.rewrite.passes import global_pass
-from symnet.ops import elemvm
+from symnet.runtime import elemvm
 from symnet.ops.elemwise import FusedElemwise
 from symnet.ops.linalg import Dot
 

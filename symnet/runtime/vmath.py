@@ -13,7 +13,7 @@ The float64 versions are within 1 ULP of the true result and 2 ULP of NumPy; the
 versions compute in float64 with shorter polynomials and round once, within 0.51 ULP of the
 true result (NumPy's own float32 functions are up to 3.4 ULP off). sigmoid avoids exp of
 large arguments, so it keeps subnormal results where 1 / (1 + exp(-x)) gives 0.
-tests/ops/test_vmath.py measures all of it. Called from Python, the generic names run the
+tests/runtime/test_vmath.py measures all of it. Called from Python, the generic names run the
 same compiled code on one scalar.
 
 Every helper is compiled with ``forceinline`` (LLVM's ``alwaysinline``): without it LLVM

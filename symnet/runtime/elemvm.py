@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from symnet.ops import vmath
-from symnet.ops.kernel import kernel
+from symnet.runtime import vmath
+from symnet.runtime.kernel import kernel
 
 VM_MIN_STEPS = 96
 CHUNK = 256

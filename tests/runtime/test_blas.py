@@ -1,4 +1,4 @@
-"""Matrix products in compiled kernels (symnet/ops/blas.py): every memory layout BLAS can take
+"""Matrix products in compiled kernels (symnet/runtime/blas.py): every memory layout BLAS can take
 by flag, strided views that must be copied, and empty or length-1 dimensions."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import symnet as sn
 import symnet.tensor as T
-from symnet.ops import blas
+from symnet.runtime import blas
 
 SHAPES = [(3, 4, 5), (1, 4, 5), (3, 1, 5), (3, 4, 1), (1, 1, 1), (0, 4, 5), (3, 0, 5), (3, 4, 0)]
 
@@ -51,7 +51,7 @@ def test_fallback_without_numpys_blas_shares_the_cache():
 
     script = (
         "import numpy as np, symnet as sn, symnet.tensor as T\n"
-        "from symnet.ops import blas\n"
+        "from symnet.runtime import blas\n"
         "a, b = T.fmatrix('a'), T.fmatrix('b')\n"
         "f = sn.function([a, b], [T.dot(a, b), T.dot(a.T, b)])\n"
         "x = np.arange(16, dtype='float32').reshape(4, 4) / 7\n"

@@ -1,4 +1,4 @@
-"""Tests for symnet/ops/vmath.py: accuracy in ULPs against NumPy and against a long-double
+"""Tests for symnet/runtime/vmath.py: accuracy in ULPs against NumPy and against a long-double
 reference over the whole float range, exact special values, the bit-cast and fma intrinsics,
 vectorization of a loop that calls them, the fused loops that use them, and how long LLVM takes
 to compile fused loops over compositions of them.
@@ -22,7 +22,7 @@ import pytest
 
 import symnet as sn
 import symnet.tensor as T
-from symnet.ops import vmath
+from symnet.runtime import vmath
 
 NAMES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus")
 LONG = np.longdouble

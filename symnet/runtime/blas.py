@@ -19,9 +19,10 @@ import glob
 import os
 
 import numpy as np
+from llvmlite import binding
 from numba import types
 
-from symnet.ops.kernel import kernel
+from symnet.runtime.kernel import kernel
 
 #: the CBLAS symbols of NumPy's bundled OpenBLAS, newest naming first (64-bit integers)
 _SYMBOLS = ("scipy_cblas_{}64_", "cblas_{}64_")
@@ -87,8 +88,6 @@ def _register_symbols() -> dict:
     """Give LLVM's symbol table the two names the kernels call, bound to NumPy's CBLAS or to
     the NumPy callbacks. The names are always defined, so machine code cached by one process
     links in any other, whichever library it found."""
-    from llvmlite import binding
-
     keep = {}
     if _FOUND:
         binding.load_library_permanently(_FOUND[0])

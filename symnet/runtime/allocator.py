@@ -21,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
+from symnet.config import config
+
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
@@ -34,8 +36,6 @@ def tune_malloc() -> bool:
     """Raise glibc's mmap and trim thresholds and stop serving large blocks with ``mmap``,
     once per process; True if they were set."""
     global _done
-    from symnet.config import config
-
     if _done or not config.tune_malloc or not sys.platform.startswith("linux"):
         return False
     _done = True

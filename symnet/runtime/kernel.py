@@ -13,6 +13,8 @@ import os
 import numba
 from numba.core import caching
 
+from symnet.runtime.cache_root import cache_root
+
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -20,8 +22,6 @@ class _VersionedLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLoc
     """Numba cache locator for symnet's own modules: one directory per symnet version."""
 
     def __init__(self, py_func, py_file):
-        from symnet.compiler.cache import cache_root
-
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
         relative = os.path.relpath(os.path.dirname(os.path.abspath(py_file)), _PACKAGE)
@@ -64,11 +64,18 @@ def tolerate_broken_cache(dispatcher) -> None:
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
+#: the op families whose helpers generated kernels call by module name
+#: (``<family>.<helper>(...)``): every module that defines a helper with :func:`kernel`
+#: registers itself here when it is imported, and generated modules import them all
+FAMILIES: set[str] = set()
+
 
 def kernel(fn):
     """numba.njit with symnet's flags: cached on disk (a broken cache file is a miss), GIL
     released, NumPy's float error model (division by zero gives inf/nan as in NumPy instead
-    of raising ZeroDivisionError)."""
+    of raising ZeroDivisionError). Registers the helper's module in :data:`FAMILIES`."""
     dispatcher = _njit(fn)
     tolerate_broken_cache(dispatcher)
+    if fn.__module__.startswith("symnet.ops."):
+        FAMILIES.add(fn.__module__)
     return dispatcher

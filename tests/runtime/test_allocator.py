@@ -1,4 +1,4 @@
-"""symnet/compiler/allocator.py: glibc's thresholds are raised once, when a kernel is built."""
+"""symnet/runtime/allocator.py: glibc's thresholds are raised once, when a kernel is built."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import pytest
 
 SCRIPT = """
 import numpy as np, symnet as sn, symnet.tensor as T
-from symnet.compiler import allocator
+from symnet.runtime import allocator
 assert not allocator._done
 x = T.dvector('x')
 sn.function([x], x + 1.0)(np.ones(2))
