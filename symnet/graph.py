@@ -578,6 +578,19 @@ class SharedVariable(Variable):
     def value(self):
         return self.get_value()
 
+    def assign(self, value) -> None:
+        """Keras's spelling of :meth:`set_value` (the value is converted to the dtype)."""
+        self.set_value(np.asarray(value, dtype=self.dtype))
+
+    def numpy(self) -> np.ndarray:
+        """Keras's spelling of :meth:`get_value`."""
+        return self.get_value()
+
+    def __float__(self):
+        if self.ndim != 0:
+            raise TypeError(f"float() of the {self.ndim}-d shared variable {self!r}")
+        return float(self.container[0])
+
     def __repr__(self):
         return self.name or f"<shared {self.type.short()}>"
 

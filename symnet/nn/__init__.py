@@ -4,7 +4,18 @@ Layers map symbolic tensors to symbolic tensors with shared-variable parameters;
 compiles one kernel per training step (forward pass, gradients, optimizer updates).
 """
 
-from symnet.nn import activations, initializers, losses, optimizers  # noqa: F401
+from symnet.nn import activations, callbacks, initializers, losses, optimizers, schedules  # noqa: F401
+from symnet.nn.callbacks import (  # noqa: F401
+    CSVLogger,
+    Callback,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from symnet.nn.initializers import set_seed  # noqa: F401
 from symnet.nn.layers import (  # noqa: F401
     Activation,
@@ -20,22 +31,17 @@ from symnet.nn.layers import (  # noqa: F401
     MaxPooling2D,
     Reshape,
 )
-from symnet.nn.models import (  # noqa: F401
-    Callback,
-    EarlyStopping,
-    History,
-    LambdaCallback,
-    Sequential,
-)
+from symnet.nn.models import Sequential  # noqa: F401
 from symnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401
 from symnet.nn.recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
 from symnet.nn.models import load_model  # noqa: F401
 from symnet.nn.saving import save_model  # noqa: F401
 
 __all__ = [
-    "activations", "initializers", "losses", "optimizers", "set_seed", "Activation", "Dense",
+    "activations", "callbacks", "initializers", "losses", "optimizers", "schedules", "set_seed", "Activation", "Dense",
     "Dropout", "Flatten", "Layer", "Reshape", "Callback", "EarlyStopping", "History",
-    "LambdaCallback", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
+    "LambdaCallback", "LearningRateScheduler", "ReduceLROnPlateau", "ModelCheckpoint",
+    "CSVLogger", "TerminateOnNaN", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
     "save_model", "SimpleRNN", "LSTM", "GRU", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding",
 ]

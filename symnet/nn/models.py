@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -22,115 +21,10 @@ from symnet.grad import grad
 from symnet.nn import losses as losses_module
 from symnet.nn import optimizers as optimizers_module
 from symnet.nn import initializers
+from symnet.nn.callbacks import History
 from symnet.nn.layers import LAYERS, Activation, Dense, Layer
-from symnet.nn.saving import numbered_arrays, read_model, save_model
-
-# --- callbacks -------------------------------------------------------------------------------------
-
-
-class Callback:
-    """Hooks called by fit; setting ``model.stop_training = True`` ends training after the
-    current epoch. ``logs`` holds the epoch's 'loss', metrics and 'val_*' values."""
-
-    model = None
-    params: dict = {}
-
-    def set_model(self, model) -> None:
-        self.model = model
-
-    def set_params(self, params: dict) -> None:
-        self.params = params
-
-    def on_train_begin(self, logs=None): ...
-
-    def on_train_end(self, logs=None): ...
-
-    def on_epoch_begin(self, epoch, logs=None): ...
-
-    def on_epoch_end(self, epoch, logs=None): ...
-
-    def on_batch_begin(self, batch, logs=None): ...
-
-    def on_batch_end(self, batch, logs=None): ...
-
-
-class History(Callback):
-    """What fit returns: ``history`` maps 'loss', each metric and 'val_*' to one value per
-    epoch; ``epoch`` lists the epoch numbers; ``params`` holds epochs, steps and batch_size."""
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def on_train_begin(self, logs=None):
-        self.history, self.epoch = {}, []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-
-
-class LambdaCallback(Callback):
-    """Hooks from plain functions, Keras's signatures:
-    ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``; ``on_batch_*`` take
-    ``(batch, logs)`` and ``on_train_*`` take ``(logs)``."""
-
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_begin=None,
-                 on_batch_end=None, on_train_begin=None, on_train_end=None):
-        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
-                     on_batch_begin=on_batch_begin, on_batch_end=on_batch_end,
-                     on_train_begin=on_train_begin, on_train_end=on_train_end)
-        for name, hook in hooks.items():
-            if hook is not None:
-                if not callable(hook):
-                    raise TypeError(f"LambdaCallback: {name} must be callable, got {hook!r}")
-                setattr(self, name, hook)
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs in a row (patience=0 stops at the first epoch without improvement).
-    ``restore_best_weights`` puts back the weights of the best epoch when it stops."""
-
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
-                 restore_best_weights=False, verbose=0):
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
-        self.mode = mode
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.restore_best_weights = restore_best_weights
-        self.verbose = verbose
-        self.stopped_epoch = None
-
-    def on_train_begin(self, logs=None):
-        self.best, self.wait, self.best_weights, self.stopped_epoch = np.inf, 0, None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            warnings.warn(f"EarlyStopping: {self.monitor!r} is not among the logged values "
-                          f"{sorted(logs or {})}; it does nothing", RuntimeWarning, stacklevel=2)
-            return
-        score = self.sign * value
-        if score < self.best - self.min_delta:
-            self.best, self.wait = score, 0
-            if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()
-            return
-        self.wait += 1
-        if self.wait >= max(self.patience, 1):
-            self.stopped_epoch = epoch
-            self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping ({self.monitor} did not improve for "
-                      f"{self.wait} epochs)")
-
+from symnet.nn.saving import (load_weights, numbered_arrays, read_model, save_model,
+                               save_weights)
 
 class ProgressBar:
     """verbose=1 output: one line per epoch. On a terminal the line is redrawn as batches
@@ -549,7 +443,7 @@ class Sequential:
         n = len(x)
         steps = -(-n // batch_size)
         history = History()
-        callbacks = [history, *(callbacks or [])]
+        callbacks = [*(callbacks or []), history]  # last, as in Keras: it sees what they log
         params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose,
                   "samples": n}
         for cb in callbacks:
@@ -584,7 +478,9 @@ class Sequential:
                     cb.on_batch_end(step, batch_logs)
                 if bar is not None:
                     bar.update(epoch, step + 1, {k: t / hi for k, t in zip(names, totals)}, start)
-            logs = {k: t / n for k, t in zip(names, totals)}
+                if self.stop_training:
+                    break
+            logs = {k: t / hi for k, t in zip(names, totals)}  # the batches that ran
             if validation_data is not None:
                 val = self._evaluate_arrays(vx, vy, batch_size)
                 logs.update({f"val_{k}": v for k, v in zip(names, val)})
@@ -682,6 +578,14 @@ class Sequential:
         """Architecture, weights and compile state (optimizer slots, loss, metrics) in one file,
         written atomically; :func:`symnet.nn.load_model` reads it back."""
         save_model(self, path)
+
+    def save_weights(self, path) -> None:
+        """The weights and layer states alone, written atomically (:meth:`load_weights`)."""
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Weights and layer states from a file of :meth:`save_weights`."""
+        load_weights(self, path)
 
     def __getstate__(self):
         state = dict(self.__dict__)

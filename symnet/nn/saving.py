@@ -45,7 +45,13 @@ def save_model(model, path) -> None:
         }
         for i, value in enumerate(model.optimizer.get_state()):
             arrays[f"optimizer_{i}"] = value
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    _write(path, meta, arrays)
+
+
+def _write(path: str, meta: dict, arrays: dict) -> None:
+    """``arrays`` and ``meta`` (as JSON) in one .npz archive at ``path``, written to a
+    temporary file in the same directory and renamed over ``path``: atomic."""
+    arrays = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else _default_mode()
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".symnet")
@@ -62,7 +68,38 @@ def save_model(model, path) -> None:
         raise
 
 
-def read_model(path: str) -> tuple[dict, dict]:
+WEIGHTS_FORMAT = "symnet-weights-1"
+
+
+def save_weights(model, path) -> None:
+    """Write ``model``'s weights and layer states (not its architecture or optimizer) to
+    ``path`` atomically; :func:`load_weights` reads them into a model of the same layers."""
+    path = os.fspath(path)
+    if not model.built:
+        model.build()
+    states = [v.get_value() for layer in model.layers for v in layer.states]
+    arrays = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
+    arrays.update({f"state_{i}": v for i, v in enumerate(states)})
+    _write(path, {"format": WEIGHTS_FORMAT}, arrays)
+
+
+def load_weights(model, path) -> None:
+    """Set ``model``'s weights and layer states from a file of :func:`save_weights`."""
+    path = os.fspath(path)
+    meta, arrays = read_model(path, WEIGHTS_FORMAT)
+    if not model.built:
+        model.build()
+    model.set_weights(numbered_arrays(arrays, "weight_"))
+    variables = [v for layer in model.layers for v in layer.states]
+    states = numbered_arrays(arrays, "state_")
+    if len(states) != len(variables):
+        raise ValueError(f"load_weights: {path!r} has {len(states)} layer states, the model "
+                         f"{len(variables)}")
+    for var, value in zip(variables, states):
+        var.set_value(value)
+
+
+def read_model(path: str, expected: str = FORMAT) -> tuple[dict, dict]:
     """(meta, arrays) of a saved model; ValueError for anything that is not one."""
     with open(path, "rb") as f:  # a missing file is an OSError, as for any open()
         data = f.read()
@@ -75,10 +112,11 @@ def read_model(path: str) -> tuple[dict, dict]:
     except Exception as exc:  # zip, zlib, npy-header and JSON errors all mean "not a model"
         raise ValueError(f"load_model: {path!r} is not a readable symnet model file "
                          f"(truncated or another format): {type(exc).__name__}: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != expected:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"load_model: {path!r} is not a symnet model (format {found!r}, "
-                         f"expected {FORMAT!r})")
+        what = "model" if expected == FORMAT else "weights file"
+        raise ValueError(f"load_model: {path!r} is not a symnet {what} (format {found!r}, "
+                         f"expected {expected!r})")
     return meta, arrays
 
 
