@@ -36,12 +36,15 @@ class Layer:
     """Base class: ``build``, ``call``, ``output_shape``, ``get_config``."""
 
     #: keyword names accepted by every layer
-    def __init__(self, input_shape=None, input_dim=None, name=None, dtype=None):
+    def __init__(self, input_shape=None, input_dim=None, name=None, dtype=None, trainable=True):
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.name = name or _unique_name(_snake(type(self).__name__))
         self.dtype = dtype
+        #: whether training updates the layer's weights; a change takes effect when the model
+        #: is compiled again (as in Keras)
+        self.trainable = bool(trainable)
         self.built = False
         self.params: list[SharedVariable] = []
         self.non_trainable: list[SharedVariable] = []
@@ -114,6 +117,8 @@ class Layer:
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self.trainable:
+            config["trainable"] = False
         return config
 
     def __repr__(self):
@@ -147,7 +152,7 @@ class Dense(Layer):
 
     def build(self, input_shape):
         if not input_shape or input_shape[-1] is None:
-            raise ValueError(f"Dense: the input's last dimension is unknown; give input_dim= or input_shape=")
+            raise ValueError("Dense: the input's last dimension is unknown; give input_dim= or input_shape=")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, "kernel")
         if self.use_bias:
             self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")

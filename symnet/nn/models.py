@@ -137,6 +137,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._functions: dict = {}
+        self._frozen: set[int] = set()  # the layers not trainable when compile() ran
         for layer in layers or []:
             self.add(layer)
 
@@ -182,8 +183,33 @@ class Sequential:
 
     @property
     def params(self):
-        """The trainable shared variables, layer by layer."""
-        return [p for layer in self.layers for p in layer.params]
+        """The trainable shared variables of the trainable layers, layer by layer."""
+        return [p for layer in self.layers if layer.trainable for p in layer.params]
+
+    @property
+    def trainable(self) -> bool:
+        """True unless every layer is frozen; setting it sets every layer's ``trainable``
+        (taking effect at the next ``compile``, as in Keras)."""
+        return any(layer.trainable for layer in self.layers) if self.layers else True
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        for layer in self.layers:
+            layer.trainable = bool(value)
+
+    @property
+    def trainable_weights(self) -> list:
+        return self.params
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [p for layer in self.layers for p in
+                (layer.non_trainable if layer.trainable else layer.params + layer.non_trainable)]
+
+    def _training_params(self) -> list:
+        """What the training step updates: the weights of the layers that were trainable when
+        the model was compiled."""
+        return [p for layer in self.layers if id(layer) not in self._frozen for p in layer.params]
 
     def _build_if_possible(self) -> None:
         if not self.built and self.layers and self.input_shape is not None:
@@ -263,8 +289,9 @@ class Sequential:
             self.metric_fns.append(fn)
         self.compiled = True
         self._functions.clear()
+        self._frozen = {id(layer) for layer in self.layers if not layer.trainable}
         if self.built:
-            self.optimizer.build(self.params)
+            self.optimizer.build(self._training_params())
 
     @property
     def metrics_names(self) -> list[str]:
@@ -279,24 +306,63 @@ class Sequential:
         sparse = self.loss_name == "sparse_categorical_crossentropy"
         return T.tensor("int64" if sparse else self.dtype, shape=(None,) * y_ndim, name="y")
 
-    def make_train_function(self, target_ndim: int = 2):
+    def make_train_function(self, target_ndim: int = 2, weighted: bool = False):
         """The compiled training step ``f(x, y) -> [loss, *metrics]`` (forward pass,
         gradients and optimizer updates in one kernel) for targets of rank ``target_ndim``;
-        compiled once and kept."""
+        compiled once and kept. With ``weighted`` it is ``f(x, y, sample_weight)``: the loss
+        is the batch mean of each sample's loss times its weight (metrics stay unweighted)."""
         self._require_compiled("make_train_function")
-        key = ("train", target_ndim)
+        key = ("train", target_ndim, weighted)
         if key not in self._functions:
             x = self._symbolic_input()
             y = self._target_variable(target_ndim)
             out, logits = self._forward_with_logits(x, training=True)
-            loss = T.mean(self.loss_fn(y, out, logits))
+            values = self.loss_fn(y, out, logits)
+            inputs = [x, y]
+            if weighted:
+                w = T.tensor(self.dtype, shape=(None,), name="sample_weight")
+                inputs.append(w)
+                values = values * w.dimshuffle(0, *["x"] * (values.ndim - 1))
+            loss = T.mean(values)
             metrics = [T.mean(fn(y, out)) for fn in self.metric_fns]
-            params = self.params
+            params = self._training_params()
+            if not params:
+                raise ValueError(f"{self.name}: no layer is trainable, so training has nothing "
+                                 "to update")
             grads = grad(loss, params)
             updates = self.optimizer.get_updates(params, grads)
-            self._functions[key] = function([x, y], [loss, *metrics], updates=updates,
-                                               name="train_step")
+            self._functions[key] = function(inputs, [loss, *metrics], updates=updates,
+                                            name="train_step")
         return self._functions[key]
+
+    def _sample_weights(self, y: np.ndarray, sample_weight, class_weight, what: str):
+        """One weight per sample from ``sample_weight`` and ``class_weight`` (their product),
+        or None when neither is given."""
+        if sample_weight is None and class_weight is None:
+            return None
+        weights = np.ones(len(y), dtype=self.dtype)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype="float64")
+            if sw.shape != (len(y),):
+                raise ValueError(f"{what}: sample_weight must have one value per sample, shape "
+                                 f"({len(y)},), got {sw.shape}")
+            if not np.all(np.isfinite(sw)) or np.any(sw < 0):
+                raise ValueError(f"{what}: sample_weight must be finite and >= 0")
+            weights *= sw.astype(self.dtype)
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise TypeError(f"{what}: class_weight must be a dict {{class: weight}}, got "
+                                f"{type(class_weight).__name__}")
+            if y.ndim == 2 and y.shape[1] > 1:
+                classes = np.argmax(y, axis=1)  # one-hot targets
+            else:
+                classes = np.rint(y.reshape(len(y))).astype("int64")  # labels, or 0/1 targets
+            table = {int(k): float(v) for k, v in class_weight.items()}
+            missing = sorted(set(np.unique(classes).tolist()) - set(table))
+            if missing:
+                raise ValueError(f"{what}: class_weight has no weight for the classes {missing}")
+            weights *= np.array([table[c] for c in classes.tolist()], dtype=self.dtype)
+        return weights
 
     def _eval_function(self, target_ndim: int):
         key = ("eval", target_ndim)
@@ -384,7 +450,7 @@ class Sequential:
     # --- training ------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            nb_epoch=None):
+            nb_epoch=None, sample_weight=None, class_weight=None):
         """Train for ``epochs`` passes over the data.
 
         Parameters
@@ -405,6 +471,13 @@ class Sequential:
             Evaluated at the end of every epoch (overrides validation_split).
         shuffle : bool
             Shuffle the samples every epoch (with NumPy's global random state).
+        sample_weight : array_like (n,), optional
+            A weight per training sample: the loss is the batch mean of each sample's loss
+            times its weight.
+        class_weight : dict, optional
+            A weight per class ({class index: weight}), applied to each sample by its target's
+            class (the label, the one-hot argmax, or 0/1 for a binary target); multiplies
+            ``sample_weight`` when both are given.
 
         Returns
         -------
@@ -421,6 +494,7 @@ class Sequential:
             raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
         x = self._prepare_x(x, "fit")
         y = self._prepare_y(y, len(x), "fit")
+        weights = self._sample_weights(y, sample_weight, class_weight, "fit")
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
@@ -429,6 +503,7 @@ class Sequential:
                 raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
                                  f"leaves no training or no validation samples")
             x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+            weights = None if weights is None else weights[:split]
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
@@ -436,7 +511,7 @@ class Sequential:
             vy = self._prepare_y(validation_data[1], len(vx), "fit: validation_data")
         if len(x) == 0:
             raise ValueError("fit: no training samples")
-        train = self.make_train_function(y.ndim)
+        train = self.make_train_function(y.ndim, weighted=weights is not None)
         if validation_data is not None:
             self._eval_function(vy.ndim)
 
@@ -463,14 +538,11 @@ class Sequential:
             totals = [0.0] * len(names)
             for step in range(steps):
                 lo, hi = step * batch_size, min((step + 1) * batch_size, n)
-                if order is None:
-                    xb, yb = x[lo:hi], y[lo:hi]
-                else:
-                    idx = order[lo:hi]
-                    xb, yb = x[idx], y[idx]
+                idx = slice(lo, hi) if order is None else order[lo:hi]
+                xb, yb = x[idx], y[idx]
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
-                values = train(xb, yb)
+                values = train(xb, yb) if weights is None else train(xb, yb, weights[idx])
                 for i, value in enumerate(values):
                     totals[i] += float(value) * (hi - lo)
                 batch_logs = {k: float(v) for k, v in zip(names, values)}
@@ -498,13 +570,29 @@ class Sequential:
         self.history = history
         return history
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One training step on one batch: the loss (and metrics) before the update."""
         self._require_compiled("train_on_batch")
         x = self._prepare_x(x, "train_on_batch")
         y = self._prepare_y(y, len(x), "train_on_batch")
-        values = [float(v) for v in self.make_train_function(y.ndim)(x, y)]
+        weights = self._sample_weights(y, sample_weight, class_weight, "train_on_batch")
+        step = self.make_train_function(y.ndim, weighted=weights is not None)
+        values = step(x, y) if weights is None else step(x, y, weights)
+        values = [float(v) for v in values]
         return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y):
+        """The loss (and metrics) on one batch, without training."""
+        self._require_compiled("test_on_batch")
+        x = self._prepare_x(x, "test_on_batch")
+        y = self._prepare_y(y, len(x), "test_on_batch")
+        values = self._evaluate_arrays(x, y, max(len(x), 1))
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch ``x``."""
+        x = self._prepare_x(x, "predict_on_batch")
+        return self._predict_function()(x)
 
     def _evaluate_arrays(self, x, y, batch_size) -> list[float]:
         f = self._eval_function(y.ndim)

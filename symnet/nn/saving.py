@@ -37,7 +37,7 @@ def save_model(model, path) -> None:
     states = [v.get_value() for layer in model.layers for v in layer.states]
     arrays.update({f"state_{i}": v for i, v in enumerate(states)})
     if getattr(model, "compiled", False):
-        model.optimizer.build(model.params)
+        model.optimizer.build(model._training_params())
         meta["compile"] = {
             "optimizer": model.optimizer.get_config(),
             "loss": model.loss_name,
