@@ -35,6 +35,7 @@ from symnet.nn.models import Sequential  # noqa: F401
 from symnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401
 from symnet.nn.recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
 from symnet.nn.models import load_model  # noqa: F401
+from symnet.nn.normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from symnet.nn.saving import save_model  # noqa: F401
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "LambdaCallback", "LearningRateScheduler", "ReduceLROnPlateau", "ModelCheckpoint",
     "CSVLogger", "TerminateOnNaN", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
     "save_model", "SimpleRNN", "LSTM", "GRU", "Conv2D", "MaxPooling2D", "AveragePooling2D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding", "BatchNormalization",
+    "LayerNormalization",
 ]

@@ -50,6 +50,9 @@ class Layer:
         self.non_trainable: list[SharedVariable] = []
         #: state that is not a weight (random generator states): saved with the model
         self.states: list[SharedVariable] = []
+        #: (shared variable, new value) pairs the last training-mode call asks the training
+        #: step to apply (moving statistics); the model adds them to the step's updates
+        self.state_updates: list[tuple] = []
 
     # --- building ------------------------------------------------------------------------------
     def add_weight(self, shape, initializer, name) -> SharedVariable:
@@ -86,6 +89,7 @@ class Layer:
             shape = self.input_shape if self.input_shape is not None else x.type.shape[1:]
             default = x.dtype if x.dtype in ("float32", "float64") else "float32"
             self.ensure_built(shape, self.dtype or default)
+        self.state_updates = []
         return self.call(x, training=training)
 
     def call(self, x, training=False):

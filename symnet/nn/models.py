@@ -331,6 +331,7 @@ class Sequential:
                                  "to update")
             grads = grad(loss, params)
             updates = self.optimizer.get_updates(params, grads)
+            updates += [u for layer in self.layers for u in layer.state_updates]
             self._functions[key] = function(inputs, [loss, *metrics], updates=updates,
                                             name="train_step")
         return self._functions[key]
