@@ -41,8 +41,8 @@ def main() -> int:
     die_with_parent()
     if os.getppid() == 1:
         return 0  # the parent is already gone
-    from symnet.compiler.cache import _import_file
     from symnet.compiler.backends.numba import _tolerate_broken_caches
+    from symnet.runtime.cache_root import import_file
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -55,7 +55,7 @@ def main() -> int:
         start = time.perf_counter()
         try:
             path, module_name, signature = pickle.loads(body)
-            module = sys.modules.get(module_name) or _import_file(module_name, path)
+            module = sys.modules.get(module_name) or import_file(module_name, path)
             kernel = module.kernel
             _tolerate_broken_caches(kernel)
             kernel.compile(signature)

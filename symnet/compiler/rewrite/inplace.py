@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from symnet.compiler.rewrite.passes import global_pass
-from symnet.ops.elemwise import FusedElemwise
+from symnet.ops.elemwise import FusedElemwise, vm_register
 
 
 def _fresh(var) -> bool:
@@ -53,9 +53,7 @@ def _static(shape) -> bool:
 
 
 def _vm_loop(node) -> bool:
-    from symnet.runtime import elemvm
-
-    return elemvm.eligible(node.op, node) is not None
+    return vm_register(node.op, node) is not None
 
 
 @global_pass("inplace")
