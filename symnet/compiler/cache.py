@@ -7,51 +7,24 @@ upgrade or another ``NUMBA_OPT`` never reuses an old kernel). Numba's own
 ``cache=True`` stores machine code next to each module in ``__pycache__``, which is what lets a
 second process skip compilation. Writes go to a temporary file renamed into place (atomic, no
 locks); an entry whose text differs from the expected source (truncated, garbage) is
-rewritten.
+rewritten (:func:`symnet.runtime.cache_root.write_module`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 import threading
 
 from symnet.config import config
-from symnet.runtime.cache_root import cache_root, version_key
+from symnet.runtime.cache_root import cache_root, import_file, version_key, write_module
 from symnet.runtime.kernel import tolerate_broken_cache
 
 _loaded: dict[tuple, object] = {}  # (version key, source hash) -> kernel, for this process
 _lock = threading.Lock()
 stats = {"hits_memory": 0, "hits_disk": 0, "writes": 0}
-
-
-def _write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _import_file(module_name: str, path: str):
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
 
 
 def load_kernel(source: str, function_name: str = "kernel"):
@@ -71,20 +44,11 @@ def load_kernel(source: str, function_name: str = "kernel"):
                 directory = tempfile.mkdtemp(prefix="symnet-kernels-")
             path = os.path.join(directory, f"k_{digest}.py")
             try:
-                os.makedirs(directory, exist_ok=True)
-                existing = None
-                if os.path.exists(path):
-                    try:
-                        with open(path) as f:
-                            existing = f.read()
-                    except (OSError, UnicodeDecodeError):
-                        existing = None
-                if existing == source:
-                    stats["hits_disk"] += 1
-                else:
-                    _write_atomic(path, source)
+                if write_module(path, source):
                     stats["writes"] += 1
-                module = _import_file(module_name, path)
+                else:
+                    stats["hits_disk"] += 1
+                module = import_file(module_name, path)
                 break
             except OSError:
                 continue

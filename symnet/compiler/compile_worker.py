@@ -19,7 +19,7 @@ import time
 import traceback
 
 from symnet.compiler.backends.numba import _tolerate_broken_caches
-from symnet.compiler.cache import _import_file
+from symnet.runtime.cache_root import import_file
 
 
 def die_with_parent() -> None:
@@ -54,7 +54,7 @@ def main() -> int:
         start = time.perf_counter()
         try:
             path, module_name, signature = pickle.loads(body)
-            module = sys.modules.get(module_name) or _import_file(module_name, path)
+            module = sys.modules.get(module_name) or import_file(module_name, path)
             kernel = module.kernel
             _tolerate_broken_caches(kernel)
             kernel.compile(signature)

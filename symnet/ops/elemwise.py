@@ -3,7 +3,9 @@
 A rule carries everything about one scalar operation: the NumPy function (reference and
 constant folding), a Numba template that renders one element (``{0}``, ``{1}`` are operand
 expressions), the gradient, the output dtype rule and how pp prints it. Fusion substitutes
-operand expressions into templates, so no elementwise op needs a kernel of its own.
+operand expressions into templates, so no elementwise op needs a kernel of its own; the
+opcodes of the vector machine that runs very large fused groups are the same templates,
+rendered when this module is imported, so a new row runs on the machine too.
 """
 
 from __future__ import annotations
@@ -572,7 +574,7 @@ class FusedElemwise(Op):
     def numba_data(self, node) -> list:
         """Values the kernel receives as arguments: the VM program of a very large group, or
         else the hoisted float constants (:meth:`hoisted_constants`) as scalars."""
-        register = elemvm.eligible(self, node)
+        register = vm_register(self, node)
         if register is None:
             return [np.dtype(dtype).type(value) for value, dtype in self.hoisted_constants()]
         code, n_regs, consts, const_regs, in_regs, out_regs = _vm_program(self, register)
@@ -652,11 +654,6 @@ def _loop_shape_lines(names, ndim: int, uid: str) -> tuple[list[str], list[str]]
     return lines, dims
 
 
-@functools.lru_cache(maxsize=256)
-def _vm_program(fused: FusedElemwise, register: str):
-    return elemvm.assemble(fused, register)
-
-
 def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) -> list[str]:
     """Source lines computing a fused node: shape checks, output allocation, then one loop
     nest in which the steps appear once (:func:`_row_loop_lines`). Step values are assigned
@@ -666,12 +663,11 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
     ndim = node.outputs[0].ndim
     lines = []
     uid = outs[0]
-    register = elemvm.eligible(fused, node) if data_names else None
+    register = vm_register(fused, node) if data_names else None
     if register is not None:
         shape_lines, dims = _loop_shape_lines(names, ndim, uid)
         loop_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
-        return elemvm.vm_source(fused, node, names, outs, register, shape_lines, loop_shape,
-                                tuple(data_names))
+        return _vm_lines(node, names, outs, register, shape_lines, loop_shape, tuple(data_names))
     constants = dict(zip(fused.hoisted_constants(), data_names)) if data_names else None
     if ndim == 0:
         def operand(kind, ref):
@@ -922,4 +918,149 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
     for m in range(len(outs)):
         lines.append(f"{indent}if {uid}_hs{m}:")
         lines.append(f"{indent}    elemwise.store_row_value({uid}_q{m}, {uid}_h{m}, {uid}_r{m})")
+    return lines
+
+
+# --- the vector machine ------------------------------------------------------------------------
+#
+# A fused group of VM_MIN_STEPS steps or more, all floats (or booleans) of one dtype, runs on
+# the vector machine (symnet/runtime/elemvm.py) instead of compiling as a loop of its own. Its
+# opcodes are the rows of the table above: each rule's template rendered on register operands.
+
+VM_MIN_STEPS = 96
+
+
+def _vm_rules(register: str) -> tuple[ScalarRule, ...]:
+    """The rules the machine runs on registers of dtype ``register``, in opcode order: every
+    row of the table whose value on such operands is of that dtype or boolean (so not the
+    bitwise rules), then the casts that keep a value in a register (to bool, to ``register``)."""
+    rows = [rule for name, rule in RULES.items() if not name.startswith("cast_")]
+    runs = []
+    for rule in rows + [cast_rule("bool"), cast_rule(register)]:
+        try:
+            out_dtype = rule.out_dtype((register,) * rule.nin)
+        except TypeError:
+            continue  # not defined on floats
+        if out_dtype in (register, "bool"):
+            runs.append(rule)
+    return tuple(runs)
+
+
+def _vm_opcode(rule: ScalarRule, register: str) -> tuple[str, bool]:
+    """``rule`` as an opcode of the machine (see :func:`symnet.runtime.elemvm.machine_source`):
+    its template rendered on operands of dtype ``register``, and whether its value is boolean.
+    The template is the fused loop's, so the machine computes every step with the same scalar
+    code (a float32 value is rounded once, when it is stored into its register)."""
+    dtypes = (register,) * rule.nin
+    out_dtype = rule.out_dtype(dtypes)
+    return rule.render(list(elemvm.OPERANDS[: rule.nin]), dtypes, out_dtype), out_dtype == "bool"
+
+
+#: per register dtype, the rules the machine runs, by opcode
+VM_RULES = {register: _vm_rules(register) for register in ("float64", "float32")}
+VM_OPCODES = {register: {rule.name: k for k, rule in enumerate(rules)}
+              for register, rules in VM_RULES.items()}
+#: the machine's module, rendered from the table when this module is imported (its text does
+#: not depend on which rules were used first) and loaded then too: a cached kernel that calls
+#: the machine needs its module imported (Numba rebuilds the callee's globals by module name)
+VM_SOURCE = elemvm.machine_source({register: [_vm_opcode(rule, register) for rule in rules]
+                                   for register, rules in VM_RULES.items()})
+_machine = elemvm.load_machine(VM_SOURCE)
+#: the machine's interpreters, which the lines of very large fused groups call (_vm_lines)
+vm_run_float64 = _machine.run_float64
+vm_run_float32 = _machine.run_float32
+
+
+def vm_register(fused: FusedElemwise, node) -> str | None:
+    """The register dtype if ``fused`` (applied in ``node``) runs on the machine, else None."""
+    if len(fused.program) < VM_MIN_STEPS:
+        return None
+    dtypes = {step[2] for step in fused.program} | {x.dtype for x in node.inputs}
+    floats = dtypes - {"bool"}
+    if len(floats) != 1:
+        return None
+    (register,) = floats
+    opcodes = VM_OPCODES.get(register)
+    if opcodes is None or any(step[0].name not in opcodes for step in fused.program):
+        return None
+    masks = fused.input_masks()
+    everything = (1 << len(node.inputs)) - 1
+    if any(masks[j] != everything for j in fused.outputs):
+        return None  # every output must have the loop's shape
+    return register
+
+
+@functools.lru_cache(maxsize=256)
+def _vm_program(fused: FusedElemwise, register: str):
+    """The program arrays the machine runs: (code, n_registers, const values, const registers,
+    input registers, output registers). A row of ``code`` is (opcode, destination register,
+    operand registers)."""
+    opcodes = VM_OPCODES[register]
+    n_in = fused.n_inputs
+    last_use = {}
+    for j, (_, operands, _) in enumerate(fused.program):
+        for kind, ref in operands:
+            if kind == "step":
+                last_use[ref] = j
+    exported = set(fused.outputs)
+    free: list[int] = []
+    n_regs = n_in
+    const_regs: dict = {}
+    const_values: list = []
+    step_reg: dict[int, int] = {}
+    code = np.zeros((len(fused.program), 5), dtype=np.int64)
+    for j, (rule, operands, _) in enumerate(fused.program):
+        refs = []
+        for kind, ref in operands:
+            if kind == "in":
+                refs.append(ref)
+            elif kind == "step":
+                refs.append(step_reg[ref])
+            else:
+                if ref not in const_regs:
+                    const_regs[ref] = n_regs
+                    const_values.append(float(np.asarray(ref[0], dtype=ref[1])))
+                    n_regs += 1
+                refs.append(const_regs[ref])
+        # operands whose value dies here give their register back (after reading them)
+        dying = [step_reg[ref] for kind, ref in operands
+                 if kind == "step" and last_use.get(ref) == j and ref not in exported]
+        if free:
+            dest = free.pop()
+        else:
+            dest = n_regs
+            n_regs += 1
+        step_reg[j] = dest
+        code[j, 0] = opcodes[rule.name]
+        code[j, 1] = dest
+        code[j, 2 : 2 + len(refs)] = refs
+        for reg in set(dying):
+            if reg != dest:
+                free.append(reg)
+        if j not in last_use and j not in exported and dest not in free:
+            free.append(dest)  # computed but never read: only possible after rewrites off
+    const_reg_array = np.array(list(const_regs.values()), dtype=np.int64)
+    output_regs = np.array([step_reg[j] for j in fused.outputs], dtype=np.int64)
+    return (code, n_regs, np.array(const_values, dtype=register), const_reg_array,
+            np.arange(n_in, dtype=np.int64), output_regs)
+
+
+def _vm_lines(node, names, outs, register: str, loop_lines: list[str], loop_shape: str,
+              program_names: tuple[str, ...]) -> list[str]:
+    """Lines that stack the inputs, run the machine and unpack its rows into the outputs.
+    ``program_names`` are the kernel-argument names holding the program's arrays."""
+    code, n_regs, consts, const_regs, in_regs, out_regs = program_names
+    uid = outs[0]
+    lines = list(loop_lines)
+    size = " * ".join(f"{d}" for d in loop_shape.strip("()").split(",") if d.strip()) or "1"
+    lines.append(f"{uid}_stack = np.empty(({len(names)}, {size}), dtype=np.{register})")
+    for k, name in enumerate(names):
+        lines.append(f"elemvm.fill_row({uid}_stack, {k}, {name}, {loop_shape})")
+    lines.append(f"{uid}_rows = elemwise.vm_run_{register}({code}, {n_regs}, {consts}, "
+                 f"{const_regs}, {uid}_stack, {in_regs}, {out_regs})")
+    for m, (out, var) in enumerate(zip(outs, node.outputs)):
+        row = f"{uid}_rows[{m}]"
+        if var.dtype == "bool":
+            row = f"({row} != 0)"
+        lines.append(f"{out} = np.ascontiguousarray({row}).reshape({loop_shape})")
     return lines

@@ -252,14 +252,14 @@ def test_clear_cache_empties_the_directory(tmp_path):
 
 def test_very_large_fused_group_runs_on_the_vector_machine():
     """A chain of a few hundred steps and its gradient: one fused group executed by the
-    precompiled VM (elemvm), equal to the reference backend."""
+    precompiled VM (runtime/elemvm.py), equal to the reference backend."""
     x = T.dvector("x")
     y = x
     for i in range(60):
         y = T.sin(y) * 0.5 + y if i % 2 else T.tanh(y) + 0.1
     outputs = [T.sum(y), sn.grad(T.sum(y), x), T.gt(y, 0.5)]
     f = sn.function([x], outputs)
-    assert "elemvm.run(" in f.source
+    assert "elemwise.vm_run_float64(" in f.source
     v = np.linspace(-1, 1, 1000)  # several chunks
     got = f(v)
     expected = sn.function([x], outputs, mode="python")(v)

@@ -33,7 +33,7 @@ from symnet.compiler.backends.python import compile_python
 from symnet.compiler.fgraph import FunctionGraph
 from symnet.compiler.rewrite.passes import GLOBAL_PASSES, rewrite_fgraph
 from symnet.graph import toposort
-from symnet.runtime import elemvm
+from symnet.ops import elemwise
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,7 +137,7 @@ def compile_cost(recipe, repeats: int):
         events += 1
 
     previous = sys.getprofile()
-    with mock.patch.object(elemvm, "VM_MIN_STEPS", 10**9), memory_budget(2**30):
+    with mock.patch.object(elemwise, "VM_MIN_STEPS", 10**9), memory_budget(2**30):
         tracemalloc.start()
         sys.setprofile(count)
         try:

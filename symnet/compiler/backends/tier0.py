@@ -8,7 +8,8 @@ the graph, so that another graph, or another process, finds it already compiled:
 - an elementwise group (``FusedElemwise``) runs step by step: each scalar step is a one-step
   fused loop over arrays, whose code depends only on the rule, the operands' dtypes and the
   rank (scalar constants become operands of shape ``(1,) * ndim`` instead of literals); a
-  group of the vector machine's size runs as tier 1 runs it, on ``elemvm.run``;
+  group of the vector machine's size runs as tier 1 runs it, on the machine's interpreter
+  (``elemwise.vm_run_<dtype>``, :mod:`symnet.runtime.elemvm`);
 - every other node runs the code tier 1 gives it (``_function_text``: the same lines, as a
   function of its inputs), keyed by that text: a matrix product, a sum over an axis, a
   reshape compile once per machine and dtype, whatever graph they come from;
@@ -39,8 +40,7 @@ from symnet.compiler.cache import load_kernel
 from symnet.compiler.callpath import Runner
 from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Apply, Constant, TensorType
-from symnet.runtime import elemvm
-from symnet.ops.elemwise import Elemwise, FusedElemwise
+from symnet.ops.elemwise import Elemwise, FusedElemwise, vm_register
 
 # A node's function is called from Python: it gets a Python wrapper, no C one.
 _DECORATOR = ('@numba.njit(cache=True, nogil=True, error_model="numpy", '
@@ -184,7 +184,7 @@ class Tier0Program:
             step = (op.rule, tuple(("in", k) for k in range(len(node.inputs))),
                     node.outputs[0].dtype)
             op = FusedElemwise(len(node.inputs), (step,), (0,))
-        if isinstance(op, FusedElemwise) and elemvm.eligible(op, node) is None:
+        if isinstance(op, FusedElemwise) and vm_register(op, node) is None:
             self._add_fused(op, node, in_slots, out_slots)
             return
         data = node_data(node)

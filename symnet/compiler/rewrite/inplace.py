@@ -25,8 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from symnet.compiler.rewrite.passes import global_pass
-from symnet.runtime import elemvm
-from symnet.ops.elemwise import FusedElemwise
+from symnet.ops.elemwise import FusedElemwise, vm_register
 from symnet.ops.linalg import Dot
 
 
@@ -53,7 +52,7 @@ def _static(shape) -> bool:
 
 
 def _vm_loop(node) -> bool:
-    return elemvm.eligible(node.op, node) is not None
+    return vm_register(node.op, node) is not None
 
 
 @global_pass("inplace")
