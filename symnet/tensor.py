@@ -25,6 +25,7 @@ from symnet.graph import (  # noqa: F401 - the public names
     Variable,
     as_tensor,
     as_tensor_variable,
+    normalize_dtype,
     constant,
     tensor,
     scalar,
@@ -44,13 +45,7 @@ from symnet.graph import (  # noqa: F401 - typed constructors: dscalar, fmatrice
     itensor3, itensor3s, itensor4, itensor4s, lscalar, lscalars, lvector, lvectors, lmatrix,
     lmatrices, ltensor3, ltensor3s, ltensor4, ltensor4s,
 )
-from symnet.ops.math import (  # noqa: F401 - elementwise math
-    abs, abs_, add, and_, arccos, arcsin, arctan, bitwise_and, bitwise_or, bitwise_xor, cast,
-    ceil, clip, cos, cosh, eq, exp, exp2, expm1, floor, floor_div, ge, gt, identity, invert,
-    isinf, isnan, le, log, log10, log1p, log2, lt, maximum, minimum, mod, mul, neg, neq, or_,
-    pow, relu, round_, sigmoid, sign, sin, sinh, softplus, sqr, sqrt, square, sub, switch, tan,
-    tanh, true_div, where, xor,
-)
+from symnet.ops.math import *  # noqa: F401, F403 - elementwise math, with the table's rows
 from symnet.ops.shape import (  # noqa: F401
     broadcast_to,
     dimshuffle,
@@ -91,4 +86,4 @@ from symnet.ops.linalg import dot, matmul, outer, tensordot  # noqa: F401
 from symnet.ops.subtensor import getitem, inc_subtensor, set_subtensor  # noqa: F401
 from symnet.ops import nnet  # noqa: F401 - T.nnet
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in {"annotations", "builtins", "np", "Number"}]
+__all__ = [n for n in dir() if not n.startswith("_") and n != "annotations"]

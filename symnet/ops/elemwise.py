@@ -11,6 +11,7 @@ rendered when this module is imported, so a new row runs on the machine too.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,6 +82,9 @@ class ScalarRule:
     pp_name: str | None = None
     commutative: bool = False
     associative: bool = False
+    #: with a docstring, the row is also the user's function ``T.<name>`` (symnet/ops/math.py
+    #: builds it): adding an elementwise op is this one row
+    doc: str | None = None
 
     def __post_init__(self):
         RULES[self.name] = self
@@ -118,6 +122,12 @@ def _sigmoid_np(x):
     one = np.ones((), dtype=x.dtype if x.dtype.kind == "f" else np.float64)
     with np.errstate(over="ignore"):
         return one / (one + np.exp(-x))
+
+
+def _erf_np(x):
+    x = np.asarray(x)
+    out = np.vectorize(math.erf, otypes=[np.float64])(x)
+    return out.astype(x.dtype) if x.dtype.kind == "f" else out
 
 
 def _softplus_np(x):
@@ -257,6 +267,10 @@ CEIL = ScalarRule("ceil", np.ceil, "np.ceil({0})", grad=_piecewise_constant_grad
                   dtype=float_dtype)
 ROUND = ScalarRule("round", np.rint, "np.rint({0})", grad=_piecewise_constant_grad,
                    dtype=float_dtype, pp_name="round_")
+ERF = ScalarRule("erf", _erf_np, _vmath_template("erf"), dtype=float_dtype,
+                 grad=lambda xs, gz: [gz * (2 / math.sqrt(math.pi)) * T.exp(-T.sqr(xs[0]))],
+                 doc="Elementwise error function ``2/sqrt(pi) * integral of exp(-t**2) from 0 "
+                     "to x``.")
 
 EQ = ScalarRule("eq", np.equal, "({0} == {1})", grad=_zero_grad, nin=2, dtype=bool_dtype,
                 commutative=True)

@@ -225,6 +225,26 @@ def identity(x):
     return _ew.identity(as_tensor(x))
 
 
+def _from_row(rule):
+    """``T.<name>`` of a rule that carries its docstring: unary on a tensor, binary with
+    NumPy's promotion of Python scalars."""
+    op = _ew.Elemwise(rule)
+    if rule.nin == 1:
+        def apply(x):
+            return op(as_tensor(x))
+    else:
+        def apply(*args):
+            return op(*weak_operands(*args))
+    apply.__name__ = apply.__qualname__ = rule.name
+    apply.__doc__ = rule.doc
+    return apply
+
+
+#: the functions of the rows that carry a docstring (``ScalarRule.doc``)
+FROM_TABLE = {rule.name: _from_row(rule) for rule in _ew.RULES.values() if rule.doc}
+globals().update(FROM_TABLE)
+
+tensor_functions.register(**FROM_TABLE)
 tensor_functions.register(
     add, sub, mul, true_div, floor_div, mod, pow, maximum, minimum, eq, neq, lt, gt, le, ge,
     weak_operands, and_, or_, xor, invert, switch, where, cast, neg, abs_, sign, exp, exp2, expm1, log, log2,
@@ -232,3 +252,12 @@ tensor_functions.register(
     softplus, floor, ceil, round_, isnan, isinf, relu, clip, identity,
     abs=abs_, square=sqr, bitwise_and=and_, bitwise_or=or_, bitwise_xor=xor,
 )
+
+__all__ = [
+    "add", "sub", "mul", "true_div", "floor_div", "mod", "pow", "maximum",
+    "minimum", "eq", "neq", "lt", "gt", "le", "ge", "and_", "or_", "xor", "invert", "switch",
+    "where", "cast", "neg", "abs_", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10",
+    "log1p", "sqrt", "sqr", "square", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh",
+    "cosh", "tanh", "sigmoid", "softplus", "floor", "ceil", "round_", "isnan", "isinf", "relu",
+    "clip", "identity", "bitwise_and", "bitwise_or", "bitwise_xor", *FROM_TABLE,
+]

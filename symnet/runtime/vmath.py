@@ -490,7 +490,18 @@ def softplus32(x):
 
 # --- the generic names generated kernels call --------------------------------------------------
 
+@_jit
+def erf64(x):
+    return math.erf(x)
+
+
+@_jit
+def erf32(x):
+    return np.float32(math.erf(np.float64(x)))  # float32's erf, correctly rounded from float64
+
+
 _VARIANTS = {
+    "erf": (erf64, erf32),
     "exp": (exp64, exp32),
     "expm1": (expm1_64, expm1_32),
     "log": (log64, log32),
@@ -530,6 +541,7 @@ def _generic(name: str):
     return function
 
 
+erf = _generic("erf")
 exp = _generic("exp")
 expm1 = _generic("expm1")
 log = _generic("log")

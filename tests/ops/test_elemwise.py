@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.special
 import pytest
 
 import symnet as sn
@@ -135,6 +136,7 @@ UNARY = [
     Row("exp", T.exp, np.exp, (uniform(-3, 3),)),
     Row("exp2", T.exp2, np.exp2, (uniform(-3, 3),)),
     Row("expm1", T.expm1, np.expm1, (uniform(-3, 3),)),
+    Row("erf", T.erf, scipy.special.erf, (uniform(-3, 3),)),  # a row of the table, nothing else
     Row("log", T.log, np.log, (uniform(0.1, 5),)),
     Row("log2", T.log2, np.log2, (uniform(0.1, 5),)),
     Row("log10", T.log10, np.log10, (uniform(0.1, 5),)),
