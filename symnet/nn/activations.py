@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from symnet import tensor as T
 
 
@@ -46,8 +48,16 @@ def hard_sigmoid(x):
     return T.clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
+def gelu(x, approximate=False):
+    """``x * P(X <= x)`` for a standard normal X: ``0.5 x (1 + erf(x / sqrt(2)))``, or with
+    ``approximate`` the tanh form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``."""
+    if approximate:
+        return 0.5 * x * (1.0 + T.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + T.erf(x * (1.0 / math.sqrt(2.0))))
+
+
 ACTIVATIONS = {f.__name__: f for f in (linear, relu, sigmoid, tanh, softmax, softplus, elu,
-                                        leaky_relu, selu, hard_sigmoid)}
+                                        leaky_relu, selu, hard_sigmoid, gelu)}
 ACTIVATIONS["leakyrelu"] = leaky_relu
 
 

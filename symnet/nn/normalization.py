@@ -1,5 +1,5 @@
-"""Normalization layers: BatchNormalization and LayerNormalization (Keras 3's arguments and
-formulas, channels-last).
+"""Normalization layers, BatchNormalization and LayerNormalization, and the activation layers
+with a parameter, LeakyReLU and ELU (Keras 3's arguments and formulas, channels-last).
 
 ``BatchNormalization`` normalizes with the batch's statistics while training and with its
 moving averages at inference; the moving averages are non-trainable weights the training step
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from symnet import tensor as T
+from symnet.nn import activations
 from symnet.nn.layers import Layer, _init_name, register
 
 
@@ -135,3 +136,35 @@ class LayerNormalization(Layer):
                 "center": self.center, "scale": self.scale,
                 "beta_initializer": _init_name(self.beta_initializer),
                 "gamma_initializer": _init_name(self.gamma_initializer)}
+
+
+@register
+class LeakyReLU(Layer):
+    """``x`` where positive, ``negative_slope * x`` elsewhere (``alpha`` is the old name)."""
+
+    def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope if alpha is None else alpha)
+        if self.negative_slope < 0:
+            raise ValueError(f"LeakyReLU: negative_slope must be >= 0, got {self.negative_slope}")
+
+    def call(self, x, training=False):
+        return activations.leaky_relu(x, alpha=self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+@register
+class ELU(Layer):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def call(self, x, training=False):
+        return activations.elu(x, alpha=self.alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
