@@ -33,7 +33,7 @@ from symnet.nn.layers import (  # noqa: F401
 )
 from symnet.nn.models import Sequential  # noqa: F401
 from symnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop  # noqa: F401
-from symnet.nn.recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
+from symnet.nn.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: F401
 from symnet.nn.models import load_model  # noqa: F401
 from symnet.nn.normalization import (  # noqa: F401
     ELU,
@@ -50,5 +50,5 @@ __all__ = [
     "CSVLogger", "TerminateOnNaN", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
     "save_model", "SimpleRNN", "LSTM", "GRU", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding", "BatchNormalization",
-    "LayerNormalization", "LeakyReLU", "ELU",
+    "LayerNormalization", "LeakyReLU", "ELU", "Bidirectional", "TimeDistributed",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 from symnet import tensor as T
 from symnet.nn import activations
-from symnet.nn.layers import Layer, _init_name, register
+from symnet.nn.layers import LAYERS, Layer, _init_name, register
 from symnet.ops.control import scan
 
 
@@ -19,8 +19,11 @@ class _Recurrent(Layer):
 
     def __init__(self, units, activation="tanh", return_sequences=False, use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", go_backwards=False, **kwargs):
         super().__init__(**kwargs)
+        #: process the sequence from its last step to its first (the outputs of
+        #: ``return_sequences`` then come in that order too, as in Keras)
+        self.go_backwards = bool(go_backwards)
         if int(units) <= 0:
             raise ValueError(f"{type(self).__name__}: units must be positive, got {units}")
         self.units = int(units)
@@ -46,6 +49,8 @@ class _Recurrent(Layer):
     def _inputs_projection(self, x):
         """x W + b for every time step at once (one matmul), time-major."""
         steps = T.dimshuffle(x, 1, 0, 2)  # (time, batch, features)
+        if self.go_backwards:
+            steps = steps[::-1]
         projected = T.tensordot(steps, self.kernel, axes=[[2], [0]])
         if self.use_bias:
             projected = projected + self.bias
@@ -67,6 +72,7 @@ class _Recurrent(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "return_sequences": self.return_sequences, "use_bias": self.use_bias,
+                "go_backwards": self.go_backwards,
                 "kernel_initializer": _init_name(self.kernel_initializer),
                 "recurrent_initializer": _init_name(self.recurrent_initializer),
                 "bias_initializer": _init_name(self.bias_initializer)}
@@ -156,6 +162,115 @@ class GRU(_Recurrent):
 
     def get_config(self):
         return {**super().get_config(), "recurrent_activation": self.recurrent_activation_name}
+
+
+@register
+class Bidirectional(Layer):
+    """Run a recurrent ``layer`` over the sequence forwards and a copy of it backwards, and
+    merge the two: ``merge_mode`` 'concat' (the default), 'sum', 'mul' or 'ave'. The backward
+    copy has its own weights (``backward_layer`` gives it explicitly)."""
+
+    MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if isinstance(layer, dict):  # from get_config
+            layer = _from_config(layer)
+        if isinstance(backward_layer, dict):
+            backward_layer = _from_config(backward_layer)
+        if not isinstance(layer, _Recurrent):
+            raise TypeError(f"Bidirectional wraps SimpleRNN, LSTM or GRU, got {layer!r}")
+        if merge_mode not in self.MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {self.MERGE_MODES}, got "
+                             f"{merge_mode!r}")
+        super().__init__(**kwargs)
+        self.forward_layer = layer
+        if backward_layer is None:
+            config = {**layer.get_config(), "go_backwards": not layer.go_backwards,
+                      "name": f"backward_{layer.name}"}
+            config.pop("input_shape", None)
+            backward_layer = type(layer)(**config)
+        if backward_layer.return_sequences != layer.return_sequences:
+            raise ValueError("Bidirectional: the two layers must agree on return_sequences")
+        self.backward_layer = backward_layer
+        self.merge_mode = merge_mode
+
+    def build(self, input_shape):
+        for layer in (self.forward_layer, self.backward_layer):
+            layer.ensure_built(input_shape, self.dtype)
+        self.params = self.forward_layer.params + self.backward_layer.params
+
+    def call(self, x, training=False):
+        forward = self.forward_layer(x, training=training)
+        backward = self.backward_layer(x, training=training)
+        if self.forward_layer.return_sequences:
+            backward = backward[:, ::-1]  # back in time order
+        if self.merge_mode == "concat":
+            return T.concatenate([forward, backward], axis=-1)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "mul":
+            return forward * backward
+        return (forward + backward) * np.asarray(0.5, dtype=forward.dtype)
+
+    def output_shape(self, input_shape):
+        shape = self.forward_layer.output_shape(input_shape)
+        if self.merge_mode == "concat":
+            shape = (*shape[:-1], 2 * shape[-1])
+        return shape
+
+    def get_config(self):
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": _to_config(self.forward_layer),
+                "backward_layer": _to_config(self.backward_layer)}
+
+
+@register
+class TimeDistributed(Layer):
+    """Apply ``layer`` to every time step of (batch, time, ...) inputs, with one set of
+    weights: the steps are folded into the batch, the layer runs once, and they are unfolded."""
+
+    def __init__(self, layer, **kwargs):
+        if isinstance(layer, dict):
+            layer = _from_config(layer)
+        if not isinstance(layer, Layer):
+            raise TypeError(f"TimeDistributed wraps a layer, got {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"{self.name}: expects samples of shape (timesteps, ...), got "
+                             f"{tuple(input_shape)}")
+        self.layer.ensure_built(tuple(input_shape[1:]), self.dtype)
+        self.params = self.layer.params
+        self.non_trainable = self.layer.non_trainable
+        self.states = self.layer.states
+
+    def call(self, x, training=False):
+        shape = T.shape(x)
+        folded = T.reshape(x, T.concatenate([T.stack([shape[0] * shape[1]]), shape[2:]]),
+                           ndim=x.ndim - 1)
+        out = self.layer(folded, training=training)
+        self.state_updates = list(self.layer.state_updates)
+        out_shape = T.shape(out)
+        return T.reshape(out, T.concatenate([shape[:2], out_shape[1:]]), ndim=out.ndim + 1)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], *self.layer.output_shape(tuple(input_shape[1:])))
+
+    def get_config(self):
+        return {**super().get_config(), "layer": _to_config(self.layer)}
+
+
+def _to_config(layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _from_config(spec: dict) -> Layer:
+    from_name = LAYERS.get(spec.get("class_name"))
+    if from_name is None:
+        raise ValueError(f"unknown layer class {spec.get('class_name')!r}")
+    return from_name(**spec["config"])
 
 
 def numpy_simple_rnn(x, kernel, recurrent, bias, activation=np.tanh, return_sequences=False):
