@@ -166,3 +166,16 @@ def test_digits_cnn(tmp_path, monkeypatch, capsys):
         assert "no plot" in out and not (tmp_path / "digits_cnn.png").exists()
     else:
         assert (tmp_path / "digits_cnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lr_schedule(tmp_path, monkeypatch, capsys):
+    """The schedule example learns the digits, and its plateau phase lowers the rate."""
+    monkeypatch.chdir(tmp_path)
+    history, second, accuracy = _load("lr_schedule")["main"](epochs=12, plot=True, verbose=0)
+    assert accuracy >= 0.95
+    rates = second.history["learning_rate"]
+    assert rates[0] == pytest.approx(0.05) and min(rates) < 0.05  # the plateau divided it
+    assert all(b <= a for a, b in zip(rates, rates[1:]))
+    assert history.history["loss"][-1] < history.history["loss"][0] / 5
+    out = capsys.readouterr().out
+    assert re.search(r"after the plateau phase: held-out loss \d\.\d{4}, accuracy 0\.9\d{3}", out)

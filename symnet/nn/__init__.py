@@ -4,7 +4,7 @@ Layers map symbolic tensors to symbolic tensors with shared-variable parameters;
 compiles one kernel per training step (forward pass, gradients, optimizer updates).
 """
 
-from symnet.nn import activations, callbacks, initializers, losses, optimizers, schedules  # noqa: F401
+from symnet.nn import activations, backend, callbacks, initializers, losses, optimizers, schedules  # noqa: F401
 from symnet.nn.callbacks import (  # noqa: F401
     CSVLogger,
     Callback,
@@ -44,7 +44,7 @@ from symnet.nn.normalization import (  # noqa: F401
 from symnet.nn.saving import save_model  # noqa: F401
 
 __all__ = [
-    "activations", "callbacks", "initializers", "losses", "optimizers", "schedules", "set_seed", "Activation", "Dense",
+    "activations", "backend", "callbacks", "initializers", "losses", "optimizers", "schedules", "set_seed", "Activation", "Dense",
     "Dropout", "Flatten", "Layer", "Reshape", "Callback", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ReduceLROnPlateau", "ModelCheckpoint",
     "CSVLogger", "TerminateOnNaN", "Sequential", "SGD", "Adagrad", "Adam", "RMSprop", "load_model",
