@@ -853,4 +853,5 @@ def sigmoid_binary_crossentropy_with_logits(logits, targets) -> Variable:
     return T.softplus(x) - t * x
 
 
-from symnet.ops.conv import conv2d, max_pool_2d, pool_2d  # noqa: E402
+from symnet.ops.conv import conv2d  # noqa: E402
+from symnet.ops.pool import max_pool_2d, pool_2d  # noqa: E402

@@ -25,8 +25,8 @@ from symnet.compiler.rewrite.inplace import late_node
 from symnet.graph import Constant
 from symnet.ops.kernel import tolerate_broken_cache
 
-FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "conv", "control",
-            "random", "vmath", "elemvm")
+FAMILIES = ("elemwise", "shape", "reduction", "linalg", "subtensor", "nnet", "conv", "pool",
+            "control", "random", "vmath", "elemvm")
 
 
 class MissingNumbaImplementation(TypeError):
