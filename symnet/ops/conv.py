@@ -348,100 +348,70 @@ def col2im(dcol, strides, n, c, h, w, kh, kw, ph, pw, sh, sw, oh, ow, channels_l
 
 
 @kernel
-def columns_nhwc(x, kh, kw, ph, pw, sh, sw, oh, ow):
-    n, h, w, c = x.shape
+def image_dims(shape, channels_last):
+    """``(batch, channels, rows, cols)`` of the shape of an image batch in either layout."""
+    if channels_last:
+        return shape[0], shape[3], shape[1], shape[2]
+    return shape[0], shape[1], shape[2], shape[3]
+
+
+@kernel
+def filter_dims(shape, channels_last):
+    """``(out, in, rows, cols)`` of the shape of filters ``(kh, kw, in, out)`` (channels last)
+    or ``(out, in, kh, kw)``."""
+    if channels_last:
+        return shape[3], shape[2], shape[0], shape[1]
+    return shape[0], shape[1], shape[2], shape[3]
+
+
+@kernel
+def image_strides(c, h, w, channels_last):
+    """Element strides for (image, channel, row, col) of a C-contiguous image batch."""
+    if channels_last:
+        return (h * w * c, 1, w * c, c)
+    return (c * h * w, h * w, w, 1)
+
+
+@kernel
+def columns(x, kh, kw, ph, pw, sh, sw, oh, ow, channels_last):
+    """The im2col matrices of the image batch ``x``."""
+    n, c, h, w = image_dims(x.shape, channels_last)
     flat = np.ascontiguousarray(x).reshape(x.size)
-    strides = (h * w * c, 1, w * c, c)
-    return im2col(flat, strides, n, c, h, w, kh, kw, ph, pw, sh, sw, oh, ow, True)
+    strides = image_strides(c, h, w, channels_last)
+    return im2col(flat, strides, n, c, h, w, kh, kw, ph, pw, sh, sw, oh, ow, channels_last)
 
 
 @kernel
-def columns_nchw(x, kh, kw, ph, pw, sh, sw, oh, ow):
-    n, c, h, w = x.shape
-    flat = np.ascontiguousarray(x).reshape(x.size)
-    strides = (c * h * w, h * w, w, 1)
-    return im2col(flat, strides, n, c, h, w, kh, kw, ph, pw, sh, sw, oh, ow, False)
-
-
-@kernel
-def flipped_hw(w):
-    """Filters ``(kh, kw, c, o)`` with both spatial axes reversed (a C-contiguous copy)."""
-    return np.ascontiguousarray(w[::-1, ::-1])
-
-
-@kernel
-def flipped_chw(w):
-    """Filters ``(o, c, kh, kw)`` with both spatial axes reversed (a C-contiguous copy)."""
+def flipped(w, channels_last):
+    """Filters with both spatial axes reversed (a C-contiguous copy)."""
+    if channels_last:
+        return np.ascontiguousarray(w[::-1, ::-1])
     return np.ascontiguousarray(w[:, :, ::-1, ::-1])
 
 
+# The three convolution helpers serve both layouts: the shapes, checks, im2col/col2im and flip
+# above take ``channels_last``. Only the BLAS products stay per layout, each oriented so that
+# its result is already in the layout's order (``(oh * ow, o)`` per image channels-last,
+# ``(o, oh * ow)`` channels-first) and needs no transposing copy.
+
+
 @kernel
-def conv2d_nhwc(x, w, ph, pw, sh, sw, flip):
-    """Convolution of ``x (n, h, w, c)`` with filters ``(kh, kw, c, o)``: per image, one
-    BLAS product of the transposed im2col matrix with the filters (small products stay on
+def conv2d_forward(x, w, ph, pw, sh, sw, flip, channels_last):
+    """Convolution of ``x (n, h, w, c)`` with filters ``(kh, kw, c, o)`` (channels last) or of
+    ``x (n, c, h, w)`` with filters ``(o, c, kh, kw)``: per image, one BLAS product of the
+    im2col matrix with the filters, written straight into the output (small products stay on
     one thread, which matters on a shared machine)."""
-    n, h, wd, c = x.shape
-    kh, kw, cin, o = w.shape
+    n, c, h, wd = image_dims(x.shape, channels_last)
+    o, cin, kh, kw = filter_dims(w.shape, channels_last)
     oh, ow = conv_output_size(c, h, wd, cin, kh, kw, ph, pw, sh, sw)
-    col = columns_nhwc(x, kh, kw, ph, pw, sh, sw, oh, ow)
-    wk = flipped_hw(w) if flip else np.ascontiguousarray(w)
-    wmat = wk.reshape((kh * kw * cin, o))
-    out = np.empty((n, oh * ow, o), dtype=x.dtype)
-    for b in range(n):
-        np.dot(col[b].T, wmat, out[b])
-    return out.reshape((n, oh, ow, o))
-
-
-@kernel
-def conv2d_grad_filters_nhwc(x, gz, shape, ph, pw, sh, sw, flip):
-    """Gradient of :func:`conv2d_nhwc` with respect to filters of ``shape (kh, kw, c, o)``."""
-    n, h, wd, c = x.shape
-    kh, kw = shape[0], shape[1]
-    if shape[2] != c or shape[3] != gz.shape[3]:
-        raise ValueError("conv2d_grad_filters: the filter shape does not match the other inputs")
-    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
-    if gz.shape[0] != n or gz.shape[1] != oh or gz.shape[2] != ow:
-        raise ValueError("conv2d_grad_filters: the output gradient's shape does not match")
-    o = gz.shape[3]
-    col = columns_nhwc(x, kh, kw, ph, pw, sh, sw, oh, ow)
-    g = np.ascontiguousarray(gz).reshape((n, oh * ow, o))
-    gw = np.zeros((kh * kw * c, o), dtype=x.dtype)
-    for b in range(n):
-        gw += np.dot(col[b], g[b])
-    gw4 = gw.reshape((kh, kw, c, o))
-    return flipped_hw(gw4) if flip else gw4
-
-
-@kernel
-def conv2d_grad_input_nhwc(w, gz, shape, ph, pw, sh, sw, flip):
-    """Gradient of :func:`conv2d_nhwc` with respect to an input of ``shape (n, h, wd, c)``."""
-    kh, kw, c, o = w.shape
-    n, h, wd = shape[0], shape[1], shape[2]
-    if shape[3] != c:
-        raise ValueError("conv2d_grad_input: the input's channels differ from the filters'")
-    oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
-    if gz.shape[0] != n or gz.shape[1] != oh or gz.shape[2] != ow or gz.shape[3] != o:
-        raise ValueError("conv2d_grad_input: the output gradient's shape does not match")
-    wk = flipped_hw(w) if flip else np.ascontiguousarray(w)
-    wmat = wk.reshape((kh * kw * c, o))
-    g = np.ascontiguousarray(gz).reshape((n, oh * ow, o))
-    dcol = np.empty((n, kh * kw * c, oh * ow), dtype=w.dtype)
-    for b in range(n):
-        np.dot(wmat, g[b].T, dcol[b])
-    strides = (h * wd * c, 1, wd * c, c)
-    gx = col2im(dcol, strides, n, c, h, wd, kh, kw, ph, pw, sh, sw, oh, ow, True)
-    return gx.reshape((n, h, wd, c))
-
-
-@kernel
-def conv2d_nchw(x, w, ph, pw, sh, sw, flip):
-    """Convolution of ``x (n, c, h, w)`` with filters ``(o, c, kh, kw)``: one BLAS product
-    per image, written straight into the ``(o, oh * ow)`` output plane."""
-    n, c, h, wd = x.shape
-    o, cin, kh, kw = w.shape
-    oh, ow = conv_output_size(c, h, wd, cin, kh, kw, ph, pw, sh, sw)
-    col = columns_nchw(x, kh, kw, ph, pw, sh, sw, oh, ow)
-    wk = flipped_chw(w) if flip else np.ascontiguousarray(w)
+    col = columns(x, kh, kw, ph, pw, sh, sw, oh, ow, channels_last)
+    wk = flipped(w, channels_last) if flip else np.ascontiguousarray(w)
+    if channels_last:
+        wmat = wk.reshape((kh * kw * cin, o))
+        out = np.empty((n, oh * ow, o), dtype=x.dtype)
+        for b in range(n):
+            np.dot(col[b].T, wmat, out[b])
+        return out.reshape((n, oh, ow, o))
     wmat = wk.reshape((o, cin * kh * kw))
     out = np.empty((n, o, oh * ow), dtype=x.dtype)
     for b in range(n):
@@ -450,43 +420,59 @@ def conv2d_nchw(x, w, ph, pw, sh, sw, flip):
 
 
 @kernel
-def conv2d_grad_filters_nchw(x, gz, shape, ph, pw, sh, sw, flip):
-    """Gradient of :func:`conv2d_nchw` with respect to filters of ``shape (o, c, kh, kw)``."""
-    n, c, h, wd = x.shape
-    kh, kw = shape[2], shape[3]
-    if shape[1] != c or shape[0] != gz.shape[1]:
+def conv2d_grad_filters(x, gz, shape, ph, pw, sh, sw, flip, channels_last):
+    """Gradient of :func:`conv2d_forward` with respect to filters of ``shape`` (int vector)."""
+    n, c, h, wd = image_dims(x.shape, channels_last)
+    o, cin, kh, kw = filter_dims(shape, channels_last)
+    gn, go, goh, gow = image_dims(gz.shape, channels_last)
+    if cin != c or o != go:
         raise ValueError("conv2d_grad_filters: the filter shape does not match the other inputs")
     oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
-    if gz.shape[0] != n or gz.shape[2] != oh or gz.shape[3] != ow:
+    if gn != n or goh != oh or gow != ow:
         raise ValueError("conv2d_grad_filters: the output gradient's shape does not match")
-    o = gz.shape[1]
-    col = columns_nchw(x, kh, kw, ph, pw, sh, sw, oh, ow)
-    g = np.ascontiguousarray(gz).reshape((n, o, oh * ow))
-    gw = np.zeros((o, c * kh * kw), dtype=x.dtype)
-    for b in range(n):
-        gw += np.dot(g[b], col[b].T)
-    gw4 = gw.reshape((o, c, kh, kw))
-    return flipped_chw(gw4) if flip else gw4
+    col = columns(x, kh, kw, ph, pw, sh, sw, oh, ow, channels_last)
+    if channels_last:
+        g = np.ascontiguousarray(gz).reshape((n, oh * ow, go))
+        gw = np.zeros((kh * kw * c, go), dtype=x.dtype)
+        for b in range(n):
+            gw += np.dot(col[b], g[b])
+        gw4 = gw.reshape((kh, kw, c, go))
+    else:
+        g = np.ascontiguousarray(gz).reshape((n, go, oh * ow))
+        gw = np.zeros((go, c * kh * kw), dtype=x.dtype)
+        for b in range(n):
+            gw += np.dot(g[b], col[b].T)
+        gw4 = gw.reshape((go, c, kh, kw))
+    return flipped(gw4, channels_last) if flip else gw4
 
 
 @kernel
-def conv2d_grad_input_nchw(w, gz, shape, ph, pw, sh, sw, flip):
-    """Gradient of :func:`conv2d_nchw` with respect to an input of ``shape (n, c, h, wd)``."""
-    o, c, kh, kw = w.shape
-    n, h, wd = shape[0], shape[2], shape[3]
-    if shape[1] != c:
+def conv2d_grad_input(w, gz, shape, ph, pw, sh, sw, flip, channels_last):
+    """Gradient of :func:`conv2d_forward` with respect to an input of ``shape`` (int vector)."""
+    o, c, kh, kw = filter_dims(w.shape, channels_last)
+    n, xc, h, wd = image_dims(shape, channels_last)
+    if xc != c:
         raise ValueError("conv2d_grad_input: the input's channels differ from the filters'")
     oh, ow = conv_output_size(c, h, wd, c, kh, kw, ph, pw, sh, sw)
-    if gz.shape[0] != n or gz.shape[1] != o or gz.shape[2] != oh or gz.shape[3] != ow:
+    gn, go, goh, gow = image_dims(gz.shape, channels_last)
+    if gn != n or goh != oh or gow != ow or go != o:
         raise ValueError("conv2d_grad_input: the output gradient's shape does not match")
-    wk = flipped_chw(w) if flip else np.ascontiguousarray(w)
-    wmat_t = wk.reshape((o, c * kh * kw)).T
-    g = np.ascontiguousarray(gz).reshape((n, o, oh * ow))
+    wk = flipped(w, channels_last) if flip else np.ascontiguousarray(w)
     dcol = np.empty((n, c * kh * kw, oh * ow), dtype=w.dtype)
-    for b in range(n):
-        np.dot(wmat_t, g[b], dcol[b])
-    strides = (c * h * wd, h * wd, wd, 1)
-    gx = col2im(dcol, strides, n, c, h, wd, kh, kw, ph, pw, sh, sw, oh, ow, False)
+    if channels_last:
+        wmat = wk.reshape((kh * kw * c, o))
+        g = np.ascontiguousarray(gz).reshape((n, oh * ow, o))
+        for b in range(n):
+            np.dot(wmat, g[b].T, dcol[b])
+    else:
+        wmat_t = wk.reshape((o, c * kh * kw)).T
+        g = np.ascontiguousarray(gz).reshape((n, o, oh * ow))
+        for b in range(n):
+            np.dot(wmat_t, g[b], dcol[b])
+    strides = image_strides(c, h, wd, channels_last)
+    gx = col2im(dcol, strides, n, c, h, wd, kh, kw, ph, pw, sh, sw, oh, ow, channels_last)
+    if channels_last:
+        return gx.reshape((n, h, wd, c))
     return gx.reshape((n, c, h, wd))
 
 
@@ -560,11 +546,12 @@ class _ConvBase(Op):
             )
 
     def _kernel_args(self, w: str) -> str:
-        """Padding, strides and flip as arguments of a helper, for filters named ``w``."""
+        """Padding, strides, flip and layout as arguments of a helper, for filters named
+        ``w``."""
         taps = _filter_taps(self.layout, [f"{w}.shape[{d}]" for d in range(4)])
         ph, pw = _pad_sources(self.border_mode, *taps)
         sh, sw = self.subsample
-        return f"{ph}, {pw}, {sh}, {sw}, {self.filter_flip}"
+        return f"{ph}, {pw}, {sh}, {sw}, {self.filter_flip}, {self.layout == 'NHWC'}"
 
     def pp_args(self) -> list[str]:
         out = []
@@ -601,8 +588,7 @@ class Conv2D(_ConvBase):
 
     def numba_impl(self, node, names):
         x, w = names
-        helper = "conv2d_nchw" if self.layout == "NCHW" else "conv2d_nhwc"
-        return f"conv.{helper}({x}, {w}, {self._kernel_args(w)})"
+        return f"conv.conv2d_forward({x}, {w}, {self._kernel_args(w)})"
 
     def grad(self, inputs, output_grads):
         x, w = inputs
@@ -646,10 +632,9 @@ class Conv2DGradInput(_ConvBase):
     def numba_lines(self, node, names, outs):
         w, gz, shape = names
         (out,) = outs
-        helper = "conv2d_grad_input_nchw" if self.layout == "NCHW" else "conv2d_grad_input_nhwc"
         return [
             f"conv.check_shape_vector({shape}, 'conv2d_grad_input')",
-            f"{out} = conv.{helper}({w}, {gz}, {shape}, {self._kernel_args(w)})",
+            f"{out} = conv.conv2d_grad_input({w}, {gz}, {shape}, {self._kernel_args(w)})",
         ]
 
     def grad(self, inputs, output_grads):
@@ -696,15 +681,12 @@ class Conv2DGradFilters(_ConvBase):
         # the padding of 'full' and 'half' reads the filter shape: check the vector first
         x, gz, shape = names
         (out,) = outs
-        helper = (
-            "conv2d_grad_filters_nchw" if self.layout == "NCHW" else "conv2d_grad_filters_nhwc"
-        )
         taps = _filter_taps(self.layout, [f"{shape}[{d}]" for d in range(4)])
         pads = _pad_sources(self.border_mode, *taps)
         sh, sw = self.subsample
         call = (
-            f"{out} = conv.{helper}({x}, {gz}, {shape}, {pads[0]}, {pads[1]}, {sh}, {sw}, "
-            f"{self.filter_flip})"
+            f"{out} = conv.conv2d_grad_filters({x}, {gz}, {shape}, {pads[0]}, {pads[1]}, {sh}, "
+            f"{sw}, {self.filter_flip}, {self.layout == 'NHWC'})"
         )
         return [f"conv.check_shape_vector({shape}, 'conv2d_grad_filters')", call]
 
