@@ -20,7 +20,8 @@ import numpy as np
 from symnet import tensor as T
 from symnet.graph import SharedVariable
 from symnet.nn import activations, initializers
-from symnet.ops.conv import conv2d, max_pool_2d
+from symnet.ops.conv import conv2d
+from symnet.ops.pool import max_pool_2d
 from symnet.ops.random import RandomDraw, seed_state
 
 _layer_counts: dict[str, int] = {}

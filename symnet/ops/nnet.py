@@ -27,7 +27,9 @@ from symnet.graph import Apply, Constant, Op, TensorType, Variable, as_tensor
 from symnet.graph import tensor_functions as T
 from symnet.ops.elemwise import numpy_result_dtype
 from symnet.runtime.kernel import kernel
+from symnet.ops.conv import conv2d  # noqa: F401 - T.nnet.conv2d
 from symnet.ops.math import relu, sigmoid, softplus  # noqa: F401 - T.nnet re-exports them
+from symnet.ops.pool import max_pool_2d, pool_2d  # noqa: F401 - T.nnet.max_pool_2d, pool_2d
 
 __all__ = [
     "sigmoid",
@@ -870,5 +872,3 @@ def sigmoid_binary_crossentropy_with_logits(logits, targets) -> Variable:
     t = _targets_like(as_tensor(targets), x)
     return T.softplus(x) - t * x
 
-
-from symnet.ops.conv import conv2d, max_pool_2d, pool_2d  # noqa: E402
