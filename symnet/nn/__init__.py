@@ -16,6 +16,7 @@ from symnet.nn.callbacks import (  # noqa: F401
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from symnet.nn.attention import Attention, MultiHeadAttention  # noqa: F401
 from symnet.nn.initializers import set_seed  # noqa: F401
 from symnet.nn.layers import (  # noqa: F401
     Activation,
@@ -51,4 +52,5 @@ __all__ = [
     "save_model", "SimpleRNN", "LSTM", "GRU", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding", "BatchNormalization",
     "LayerNormalization", "LeakyReLU", "ELU", "Bidirectional", "TimeDistributed",
+    "Attention", "MultiHeadAttention",
 ]
