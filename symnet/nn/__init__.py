@@ -17,6 +17,13 @@ from symnet.nn.callbacks import (  # noqa: F401
     TerminateOnNaN,
 )
 from symnet.nn.attention import Attention, MultiHeadAttention  # noqa: F401
+from symnet.nn.conv1d import (  # noqa: F401
+    AveragePooling1D,
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
 from symnet.nn.initializers import set_seed  # noqa: F401
 from symnet.nn.layers import (  # noqa: F401
     Activation,
@@ -52,5 +59,6 @@ __all__ = [
     "save_model", "SimpleRNN", "LSTM", "GRU", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Embedding", "BatchNormalization",
     "LayerNormalization", "LeakyReLU", "ELU", "Bidirectional", "TimeDistributed",
-    "Attention", "MultiHeadAttention",
+    "Attention", "MultiHeadAttention", "Conv1D", "MaxPooling1D", "AveragePooling1D",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D",
 ]
