@@ -289,8 +289,9 @@ def test_numba_kernel_checks_indices_itself():
     ]:
         sym = i if value.ndim == 0 else idx
         f = sn.function([x, sym], expr, mode="numba")
+        runner = f.kernel.runner  # the kernel itself, called as the call path calls it
         with pytest.raises(IndexError, match=message):
-            f.kernel([np.zeros((3, 4)), value])
+            runner.entry(np.zeros((3, 4)), value[()] if value.ndim == 0 else value, *runner.extra)
 
 
 def test_numba_helpers_check_bounds():
