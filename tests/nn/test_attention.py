@@ -111,6 +111,7 @@ def test_bad_inputs_name_the_layer_and_shapes():
         layer(T.dmatrix("q"), T.dtensor3("v"))
     layer.build_for(4, 4, 4)
     with pytest.raises(ValueError, match="mha: the value has 3 features, the layer was built for 4"):
-        layer(T.tensor("float64", shape=(None, None, 4)), T.tensor("float64", shape=(None, None, 3)))
+        layer(T.tensor("float64", shape=(None, None, 4)), T.tensor("float64", shape=(None, None, 3)),
+              key=T.tensor("float64", shape=(None, None, 4)))
     with pytest.raises(ValueError, match="score_mode must be"):
         Attention(score_mode="general")
