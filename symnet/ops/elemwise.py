@@ -723,7 +723,14 @@ def fused_loop_source(fused: FusedElemwise, node, names, outs, data_names=()) ->
             lines.append(f"{out} = np.empty({shape}, dtype=np.{var.dtype})")
     everything = (1 << len(names)) - 1
     partial = [m for m, j in enumerate(fused.outputs) if masks[j] != everything]
-    lines.extend(_row_loop_lines(fused, names, outs, dims, dtypes, uid, partial, constants))
+    # an input whose static shape is all ones (a 0-d value broadcast to the loop's rank: a
+    # learning rate, a loss weight) is read once, as a scalar, and does not keep the loop off
+    # its single-row path; an input whose buffer an output reuses stays an array
+    reused_inputs = {k for _, k in fused.inplace}
+    scalars = {k for k, var in enumerate(node.inputs)
+               if var.type.shape == (1,) * ndim and k not in reused_inputs}
+    lines.extend(_row_loop_lines(fused, names, outs, dims, dtypes, uid, partial, constants,
+                                 scalars))
     return lines
 
 
@@ -809,7 +816,8 @@ def store_row_value(flat, target, start):
 
 
 def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[int],
-                    constants: dict | None = None) -> list[str]:
+                    constants: dict | None = None, scalars: frozenset | set = frozenset()
+                    ) -> list[str]:
     """The loop of a fused node: the steps appear once, in an inner loop along the last axis,
     inside loops over the other axes ("rows"); a single row when every operand is C-contiguous
     with the loop's shape.
@@ -852,10 +860,12 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
     size = " * ".join(dims)
     n = f"{uid}_n"
     full = " and ".join(
-        [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous" for name in names]
+        [f"{name}.shape == {loop_shape} and {name}.flags.c_contiguous"
+         for k, name in enumerate(names) if k not in scalars]
         + [f"{out}.shape == {loop_shape}" for out in outs]
     )
-    lines = [f"{uid}_fast = {full}"]
+    lines = [f"{uid}_s{k} = {names[k]}[{', '.join(['0'] * ndim)}]" for k in sorted(scalars)]
+    lines.append(f"{uid}_fast = {full}")
     if partial:
         nonempty = " or ".join(f"{outs[m]}.size != 0" for m in partial)
         lines.append(f"{uid}_z = {size} == 0 and ({nonempty})")
@@ -881,8 +891,9 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
     def row_start(steps: str) -> str:
         return " + ".join(f"{uid}_i{d} * {steps}_{d}" for d in lead) or "np.uint64(0)"
 
-    for k, name in enumerate(names):
-        setup(name, f"{uid}_f{k}", f"{uid}_g{k}", f"{uid}_p{k}", f"{uid}_m{k}")
+    arrays = [k for k in range(len(names)) if k not in scalars]
+    for k in arrays:
+        setup(names[k], f"{uid}_f{k}", f"{uid}_g{k}", f"{uid}_p{k}", f"{uid}_m{k}")
     for m, out in enumerate(outs):
         setup(out, f"{uid}_q{m}", f"{uid}_h{m}", f"{uid}_hs{m}", f"{uid}_c{m}")
     indent = ""
@@ -900,13 +911,13 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
         for d in reversed(lead):
             lines.append(f"{indent}{uid}_i{d} = {uid}_k % {uid}_l{d}")
             lines.append(f"{indent}{uid}_k = {uid}_k // {uid}_l{d}")
-    for k in range(len(names)):
+    for k in arrays:
         lines.append(f"{indent}{uid}_u{k} = {row_start(f'{uid}_m{k}')}")
         lines.append(f"{indent}if {uid}_p{k}:")
         lines.append(f"{indent}    {uid}_u{k} = elemwise.fill_row({uid}_f{k}, {uid}_g{k}, "
                      f"{uid}_u{k})")
     reused = dict(fused.inplace)
-    read_from = {k: (f"{uid}_g{k}", f"{uid}_u{k}") for k in range(len(names))}
+    read_from = {k: (f"{uid}_g{k}", f"{uid}_u{k}") for k in arrays}
     for m in range(len(outs)):
         lines.append(f"{indent}{uid}_r{m} = {row_start(f'{uid}_c{m}')}")
         lines.append(f"{indent}{uid}_w{m} = np.uint64(0) if {uid}_hs{m} else {uid}_r{m}")
@@ -918,12 +929,14 @@ def _row_loop_lines(fused, names, outs, dims, dtypes, uid: str, partial: list[in
             read_from[k] = (f"{uid}_h{m}", f"{uid}_w{m}")
     lines.append(f"{indent}for {uid}_i in range({n}):")
     body = indent + "    "
-    for k in range(len(names)):
+    for k in arrays:
         array, offset = read_from[k]
         lines.append(f"{body}{uid}_x{k} = {array}[{offset} + {uid}_i]")
 
     def operand(kind, ref):
-        return f"{uid}_x{ref}" if kind == "in" else f"{uid}_v{ref}"
+        if kind == "in":
+            return f"{uid}_s{ref}" if ref in scalars else f"{uid}_x{ref}"
+        return f"{uid}_v{ref}"
 
     for j in range(len(fused.program)):
         lines.append(f"{body}{uid}_v{j} = {_step_expr(fused, j, operand, dtypes, constants)}")

@@ -266,3 +266,29 @@ def test_very_large_fused_group_runs_on_the_vector_machine():
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+
+
+def test_a_broadcast_scalar_operand_is_read_once_and_keeps_the_flat_loop():
+    """A 0-d value broadcast into a fused loop (a learning rate held in a shared variable) is
+    read once as a scalar: the loop's single-row path does not wait for it to have the loop's
+    shape, and the values are the reference backend's bit for bit."""
+    x = T.dmatrix("x")
+    rate = sn.shared(np.float64(0.25), name="rate")
+    w = sn.shared(np.ones((3, 4)), name="w")
+    updates = [(w, w - rate * x)]
+    f = sn.function([x], T.sum(x * rate), updates=updates, mode="numba")
+    g = sn.function([x], T.sum(x * rate), updates=[(w, w - rate * x)], mode="python")
+    lines = f.source.splitlines()
+    reads = [(k, re.match(r"\s*\w+_s\d+ = (\w+)\[0, 0\]", line)) for k, line in enumerate(lines)]
+    reads = [(k, m.group(1)) for k, m in reads if m]
+    assert len(reads) == 2  # the rate, in the output's loop and in the update's
+    for k, name in reads:  # the next line decides the flat path without the scalar
+        assert "_fast = " in lines[k + 1] and f"{name}.shape" not in lines[k + 1]
+    a = np.arange(12.0).reshape(3, 4)
+    out = f(a)
+    after = w.get_value()
+    w.set_value(np.ones((3, 4)))
+    assert float(out) == float(g(a))
+    np.testing.assert_array_equal(after, w.get_value())
+    rate.set_value(np.float64(0.5))  # the next call reads the new value
+    np.testing.assert_array_equal(f(a), g(a))
