@@ -41,7 +41,6 @@ def _mha_numpy(layer, query, value, key, mask=None, causal=False):
 def test_multi_head_attention_matches_numpy(mode):
     set_seed(0)
     layer = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2)
-    q, v, k = T.dtensor3("q"), T.dtensor3("v"), T.dtensor3("k")
     m = T.tensor("bool", shape=(None, None, None), name="m")
     q4, v4, k4 = (T.tensor("float64", shape=(None, None, 4), name=n) for n in "qvk")
     out, scores = layer(q4, v4, key=k4, attention_mask=m, return_attention_scores=True)

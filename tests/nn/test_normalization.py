@@ -29,7 +29,8 @@ def _built(layer, shape=(4,), dtype="float64"):
 @pytest.mark.parametrize("mode", ["python", "numba"])
 def test_layer_normalization_matches_numpy(mode):
     layer = _built(LayerNormalization(epsilon=1e-3))
-    gamma = RNG.normal(size=4); beta = RNG.normal(size=4)
+    gamma = RNG.normal(size=4)
+    beta = RNG.normal(size=4)
     layer.set_weights([gamma, beta])
     x = T.dmatrix("x")
     f = sn.function([x], layer(x), mode=mode)
@@ -39,7 +40,8 @@ def test_layer_normalization_matches_numpy(mode):
 @pytest.mark.parametrize("mode", ["python", "numba"])
 def test_batch_normalization_training_and_inference_match_numpy(mode):
     layer = _built(BatchNormalization(momentum=0.9, epsilon=1e-3))
-    gamma = RNG.normal(size=4); beta = RNG.normal(size=4)
+    gamma = RNG.normal(size=4)
+    beta = RNG.normal(size=4)
     moving_mean, moving_var = RNG.normal(size=4), RNG.uniform(0.5, 2.0, size=4)
     layer.set_weights([gamma, beta, moving_mean, moving_var])
     x = T.dmatrix("x")
@@ -58,7 +60,8 @@ def test_batch_normalization_training_and_inference_match_numpy(mode):
 
 
 def test_gradients_match_finite_differences():
-    gamma = RNG.normal(size=4); beta = RNG.normal(size=4)
+    gamma = RNG.normal(size=4)
+    beta = RNG.normal(size=4)
     for make in (lambda: LayerNormalization(), lambda: BatchNormalization()):
         layer = _built(make())
         layer.set_weights([gamma, beta, *layer.get_weights()[2:]])

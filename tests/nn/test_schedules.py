@@ -12,7 +12,6 @@ import pytest
 
 import symnet as sn
 import symnet.tensor as T
-from symnet.compiler import function as function_module
 from symnet.nn import SGD, Adam, Dense, RMSprop, Sequential, load_model, schedules, set_seed
 
 
@@ -29,19 +28,6 @@ def _model(optimizer):
     model.compile(optimizer=optimizer, loss="mse")
     return model
 
-
-@pytest.fixture
-def count_builds(monkeypatch):
-    """How many kernels function() builds from here on."""
-    built = []
-    original = function_module.compile_numba
-
-    def counting(fgraph):
-        built.append(fgraph)
-        return original(fgraph)
-
-    monkeypatch.setattr(function_module, "compile_numba", counting)
-    return built
 
 
 def test_setting_the_learning_rate_changes_training_and_compiles_nothing(count_builds):
@@ -87,7 +73,8 @@ def test_every_hyperparameter_is_state():
 
 def test_changing_adam_betas_between_steps_matches_numpy():
     # two steps on sum(c * p) + 0.5 * sum(p**2); beta_1 changes between them
-    p0 = np.array([0.5, -1.5, 2.0]); c = np.array([1.0, -0.5, 0.3])
+    p0 = np.array([0.5, -1.5, 2.0])
+    c = np.array([1.0, -0.5, 0.3])
     p = sn.shared(p0.copy(), name="p")
     opt = Adam(learning_rate=0.1)
     cost = T.sum(c * p) + 0.5 * T.sum(p ** 2)

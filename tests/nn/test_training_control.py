@@ -7,7 +7,6 @@ expected value is a NumPy formula of the weights read before the step.
 import numpy as np
 import pytest
 
-from symnet.compiler import function as function_module
 from symnet.nn import SGD, Dense, Sequential, load_model, set_seed
 
 RNG = np.random.default_rng(3)
@@ -22,18 +21,6 @@ def _two_layers(**first):
     model.compile(optimizer=SGD(learning_rate=0.05), loss="mse")
     return model
 
-
-@pytest.fixture
-def count_builds(monkeypatch):
-    built = []
-    original = function_module.compile_numba
-
-    def counting(fgraph):
-        built.append(fgraph)
-        return original(fgraph)
-
-    monkeypatch.setattr(function_module, "compile_numba", counting)
-    return built
 
 
 def test_a_frozen_layer_keeps_its_weights_and_the_flag_acts_at_compile(count_builds):
