@@ -30,11 +30,6 @@ from symnet.graph import Constant
 from symnet.ops.control import IfElse, InnerGraph, Scan, may_alias_input
 
 
-def has_inner_graphs(op) -> bool:
-    """True if ``op`` holds inner graphs (a scan, an ifelse)."""
-    return len(op.inner_graphs()) > 0
-
-
 # --- inner graphs as rewritten graphs ----------------------------------------------------------
 
 

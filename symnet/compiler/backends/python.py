@@ -96,6 +96,6 @@ def compile_python(fgraph: FunctionGraph, nan_guard: bool = False):
 def _perform(node):
     """What computes ``node`` from its input values: its op's ``perform``, or for an op
     holding inner graphs the op run on programs of them compiled by this backend."""
-    if inner.has_inner_graphs(node.op):
+    if node.op.inner_graphs():
         return inner.python_runner(node.op, compile_python).perform
     return node.op.perform

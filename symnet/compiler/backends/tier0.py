@@ -177,7 +177,7 @@ class Tier0Program:
 
     def _add_node(self, node, in_slots, out_slots) -> None:
         op = node.op
-        if inner.has_inner_graphs(op):
+        if op.inner_graphs():
             self._call(inner.tier0_runner(op, Tier0Program), in_slots, out_slots)
             return
         if isinstance(op, Elemwise):
