@@ -30,8 +30,44 @@ def _broadcast(v, ndim: int, axis: int):
     return v.dimshuffle(*["x" if k != axis else 0 for k in range(ndim)])
 
 
+class _Normalization(Layer):
+    """What both normalizations share: the normalized ``axis``, ``epsilon``, and the learned
+    scale ``gamma`` (with ``scale``) and offset ``beta`` (with ``center``) along that axis."""
+
+    def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = int(axis), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+
+    def _build_scale_and_offset(self, input_shape) -> int:
+        """Create gamma and beta for inputs of ``input_shape``; the length of the axis."""
+        _axes(len(input_shape) + 1, self.axis, self.name)
+        features = (None, *input_shape)[self.axis]
+        if features is None:
+            raise ValueError(f"{self.name}: the length of axis {self.axis} must be known, got "
+                             f"input shape {tuple(input_shape)}")
+        self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma") if self.scale else None
+        self.beta = self.add_weight((features,), self.beta_initializer, "beta") if self.center else None
+        return features
+
+    def _scale_and_offset(self, out, axis: int):
+        if self.gamma is not None:
+            out = out * _broadcast(self.gamma, out.ndim, axis)
+        if self.beta is not None:
+            out = out + _broadcast(self.beta, out.ndim, axis)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": _init_name(self.beta_initializer),
+                "gamma_initializer": _init_name(self.gamma_initializer)}
+
+
 @register
-class BatchNormalization(Layer):
+class BatchNormalization(_Normalization):
     """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` per feature of ``axis``: the batch's
     mean and (biased) variance while training, the moving averages at inference.
     ``moving = momentum * moving + (1 - momentum) * batch`` after each training step. A
@@ -41,24 +77,16 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  **kwargs):
-        super().__init__(**kwargs)
-        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         **kwargs)
+        self.momentum = float(momentum)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
         self.moving_mean_initializer = moving_mean_initializer
         self.moving_variance_initializer = moving_variance_initializer
 
     def build(self, input_shape):
-        ndim = len(input_shape) + 1
-        _axes(ndim, self.axis, self.name)
-        features = (None, *input_shape)[self.axis]
-        if features is None:
-            raise ValueError(f"{self.name}: the length of axis {self.axis} must be known, got "
-                             f"input shape {tuple(input_shape)}")
-        self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma") if self.scale else None
-        self.beta = self.add_weight((features,), self.beta_initializer, "beta") if self.center else None
+        features = self._build_scale_and_offset(input_shape)
         self.moving_mean = self.add_weight((features,), self.moving_mean_initializer,
                                            "moving_mean")
         self.moving_variance = self.add_weight((features,), self.moving_variance_initializer,
@@ -81,61 +109,37 @@ class BatchNormalization(Layer):
             mean, var = self.moving_mean, self.moving_variance
         eps = np.asarray(self.epsilon, dtype=x.dtype)
         out = (x - _broadcast(mean, ndim, axis)) / T.sqrt(_broadcast(var, ndim, axis) + eps)
-        if self.gamma is not None:
-            out = out * _broadcast(self.gamma, ndim, axis)
-        if self.beta is not None:
-            out = out + _broadcast(self.beta, ndim, axis)
-        return out
+        return self._scale_and_offset(out, axis)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": _init_name(self.beta_initializer),
-                "gamma_initializer": _init_name(self.gamma_initializer),
+        return {**super().get_config(), "momentum": self.momentum,
                 "moving_mean_initializer": _init_name(self.moving_mean_initializer),
                 "moving_variance_initializer": _init_name(self.moving_variance_initializer)}
 
 
 @register
-class LayerNormalization(Layer):
+class LayerNormalization(_Normalization):
     """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and (biased) variance of
     each sample over ``axis`` (the last by default); gamma and beta have that axis's length."""
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
-        super().__init__(**kwargs)
-        self.axis, self.epsilon = int(axis), float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         **kwargs)
 
     def build(self, input_shape):
         ndim = len(input_shape) + 1
         _axes(ndim, self.axis, self.name)
         if self.axis % ndim == 0:
             raise ValueError(f"{self.name}: cannot normalize over the batch axis")
-        features = (None, *input_shape)[self.axis]
-        if features is None:
-            raise ValueError(f"{self.name}: the length of axis {self.axis} must be known, got "
-                             f"input shape {tuple(input_shape)}")
-        self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma") if self.scale else None
-        self.beta = self.add_weight((features,), self.beta_initializer, "beta") if self.center else None
+        self._build_scale_and_offset(input_shape)
 
     def call(self, x, training=False):
-        ndim, axis = x.ndim, self.axis % x.ndim
+        axis = self.axis % x.ndim
         mean = T.mean(x, axis=axis, keepdims=True)
         var = T.mean(T.sqr(x - mean), axis=axis, keepdims=True)
         out = (x - mean) / T.sqrt(var + np.asarray(self.epsilon, dtype=x.dtype))
-        if self.gamma is not None:
-            out = out * _broadcast(self.gamma, ndim, axis)
-        if self.beta is not None:
-            out = out + _broadcast(self.beta, ndim, axis)
-        return out
-
-    def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                "beta_initializer": _init_name(self.beta_initializer),
-                "gamma_initializer": _init_name(self.gamma_initializer)}
+        return self._scale_and_offset(out, axis)
 
 
 @register
