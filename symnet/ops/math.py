@@ -230,11 +230,11 @@ def _from_row(rule):
     NumPy's promotion of Python scalars."""
     op = _ew.Elemwise(rule)
     if rule.nin == 1:
-        def apply(x):
-            return op(as_tensor(x))
-    else:
-        def apply(*args):
-            return op(*weak_operands(*args))
+        return _unary(op, rule.doc)
+
+    def apply(*args):
+        return op(*weak_operands(*args))
+
     apply.__name__ = apply.__qualname__ = rule.name
     apply.__doc__ = rule.doc
     return apply
