@@ -15,10 +15,8 @@ import math
 import numpy as np
 
 from symnet import tensor as T
-from symnet.graph import SharedVariable, Variable
-from symnet.nn import initializers
-from symnet.nn.layers import Layer, _init_name, register
-from symnet.ops.random import RandomDraw, seed_state
+from symnet.graph import Variable
+from symnet.nn.layers import Layer, _init_name, apply_dropout, dropout_state, register
 
 _MASKED = -1e9
 
@@ -44,18 +42,12 @@ class _DropoutState:
 
     def build(self, layer: Layer):
         if self.rate:
-            seed = self.seed if self.seed is not None else int(initializers._random().randint(2**31))
-            self.state = SharedVariable(seed_state(seed), name=f"{layer.name}/rng_state",
-                                        shape=(2,))
-            layer.states.append(self.state)
+            self.state = dropout_state(layer, self.seed)
 
     def __call__(self, x, training):
         if not training or not self.rate:
             return x
-        keep = 1.0 - self.rate
-        new_state, mask = RandomDraw("binomial", x.dtype, x.ndim)(self.state, T.shape(x), 1, keep)
-        self.state.default_update = new_state
-        return x * (mask * np.asarray(1.0 / keep, dtype=x.dtype))
+        return apply_dropout(x, self.state, self.rate)
 
 
 def _check_rank(layer: Layer, what: str, x: Variable, ndim: int):

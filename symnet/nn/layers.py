@@ -199,6 +199,24 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation_name}
 
 
+def dropout_state(layer: Layer, seed) -> SharedVariable:
+    """A generator state for ``layer``'s dropout masks, seeded from ``seed`` or else from the
+    weight initializers' random state; one of the layer's saved states."""
+    seed = seed if seed is not None else int(initializers._random().randint(2**31))
+    state = SharedVariable(seed_state(seed), name=f"{layer.name}/rng_state", shape=(2,))
+    layer.states.append(state)
+    return state
+
+
+def apply_dropout(x, state: SharedVariable, rate: float):
+    """``x`` with a fraction ``rate`` zeroed and the rest scaled by 1 / (1 - rate), the mask
+    drawn from ``state``; the function compiled from the graph advances the state per call."""
+    keep = 1.0 - rate
+    new_state, mask = RandomDraw("binomial", x.dtype, x.ndim)(state, T.shape(x), 1, keep)
+    state.default_update = new_state
+    return x * (mask * np.asarray(1.0 / keep, dtype=x.dtype))
+
+
 class Dropout(Layer):
     """Zero a fraction ``rate`` of the inputs during training (scaling the rest by
     1 / (1 - rate)); the identity at prediction time.
@@ -216,20 +234,12 @@ class Dropout(Layer):
         self.seed = seed
 
     def build(self, input_shape):
-        seed = self.seed if self.seed is not None else int(initializers._random().randint(2**31))
-        self.rng_state = SharedVariable(seed_state(seed), name=f"{self.name}/rng_state",
-                                        shape=(2,))
-        self.states.append(self.rng_state)
+        self.rng_state = dropout_state(self, self.seed)
 
     def call(self, x, training=False):
         if not training or self.rate == 0.0:
             return x
-        keep = 1.0 - self.rate
-        new_state, mask = RandomDraw("binomial", x.dtype, x.ndim)(self.rng_state, T.shape(x), 1,
-                                                                  keep)
-        # the function compiled from this graph advances the state on every call
-        self.rng_state.default_update = new_state
-        return x * (mask * np.asarray(1.0 / keep, dtype=x.dtype))
+        return apply_dropout(x, self.rng_state, self.rate)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
